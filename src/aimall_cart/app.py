@@ -1,0 +1,171 @@
+"""The application factory, and the one map from domain errors to problem+json responses."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException
+from starlette.types import Send
+
+from aimall_cart import __version__
+from aimall_cart.auth import TokenVerifier
+from aimall_cart.carts.routes import router as cart_router
+from aimall_cart.catalog.routes import router as catalog_router
+from aimall_cart.clock import Clock
+from aimall_cart.config import Settings, get_settings
+from aimall_cart.db import Database
+from aimall_cart.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    Unauthenticated,
+)
+from aimall_cart.middleware import BodyLimit, RequestId, request_id
+
+log = logging.getLogger("aimall_cart")
+
+STATUS_BY_ERROR: dict[type[AppError], int] = {
+    Invalid: 422,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    PreconditionFailed: 412,
+    PayloadTooLarge: 413,
+}
+CODE_BY_HTTP_STATUS = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+PROBLEM_TYPE = "urn:aimall-cart:problem:"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+def _status_of(error: AppError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 500
+
+
+def problem_body(status: int, code: str, title: str, detail: str, **extra: Any) -> bytes:
+    body = {"type": PROBLEM_TYPE + code, "title": title, "status": status, "detail": detail}
+    body["code"] = code
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return orjson.dumps(body, default=str)
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Response:
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return Response(
+        problem_body(status, code, title, detail, **extra),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+async def _send_problem(send: Send, status: int, code: str, detail: str) -> None:
+    body = problem_body(status, code, "Request refused", detail)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _register_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> Response:
+        return problem(
+            _status_of(exc), exc.code, exc.title, exc.detail, errors=exc.errors, **exc.context
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return problem(
+            422, "validation_error", "Invalid request", "The request is not valid", errors=errors
+        )
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_: Request, exc: HTTPException) -> Response:
+        code = CODE_BY_HTTP_STATUS.get(exc.status_code, "http_error")
+        return problem(exc.status_code, code, str(exc.detail), str(exc.detail))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> Response:
+        log.warning("integrity conflict request_id=%s: %s", request_id.get(), exc.orig)
+        return problem(409, "conflict", "Conflict", "A concurrent change got there first; retry")
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(_: Request, exc: DBAPIError) -> Response:
+        log.exception("database error request_id=%s", request_id.get(), exc_info=exc)
+        return problem(503, "unavailable", "Service unavailable", "The database is busy; retry")
+
+    @app.exception_handler(Exception)
+    async def _internal(_: Request, exc: Exception) -> Response:
+        log.exception("unhandled error request_id=%s", request_id.get(), exc_info=exc)
+        return problem(500, "internal", "Internal error", "Something went wrong on our side")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    database = Database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await database.dispose()
+
+    app = FastAPI(
+        title="AIMall Cart",
+        version=__version__,
+        description="Carts for guests and members, live flags, checkout and recovery.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.clock = Clock()
+    app.state.token_verifier = TokenVerifier(settings)
+    _register_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, send_problem=_send_problem)
+    app.add_middleware(RequestId)
+    app.include_router(cart_router)
+    app.include_router(catalog_router)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz() -> Response:
+        async with database.read_session() as session:
+            await session.execute(text("SELECT 1"))
+        return Response(orjson.dumps({"status": "ready"}), media_type="application/json")
+
+    return app

@@ -1,0 +1,79 @@
+"""Carts and their lines. The cart row is the lock for every change to the cart."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from aimall_cart.db import Base
+
+CART_STATUSES = ("active", "locked", "checked_out", "merged", "expired")
+OPEN_STATUSES = ("active", "locked")
+_OPEN = text("status IN ('active', 'locked')")
+
+
+class Cart(Base):
+    __tablename__ = "carts"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('active', 'locked', 'checked_out', 'merged', 'expired')", name="status"
+        ),
+        CheckConstraint("user_id IS NOT NULL OR guest_token_hash IS NOT NULL", name="has_owner"),
+        # One open cart per member: the database says so, whatever the application does.
+        Index(
+            "uq_carts_open_member",
+            "user_id",
+            unique=True,
+            postgresql_where=_OPEN,
+            sqlite_where=_OPEN,
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[str | None] = mapped_column(String(128))
+    guest_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    currency: Mapped[str] = mapped_column(String(3))
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    last_activity_at: Mapped[datetime] = mapped_column(index=True)
+
+    items: Mapped[list[CartItem]] = relationship(
+        back_populates="cart",
+        lazy="raise",
+        cascade="all, delete-orphan",
+        order_by="(CartItem.created_at, CartItem.id)",
+    )
+
+
+class CartItem(Base):
+    __tablename__ = "cart_items"
+    __table_args__ = (
+        UniqueConstraint("cart_id", "line_key", name="uq_cart_items_cart_id_line_key"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(
+            "unit_price >= 0 AND discount >= 0 AND discount <= unit_price", name="price"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    cart_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
+    line_key: Mapped[str] = mapped_column(String(64))
+    # Product reference and price snapshot as they were when the line was added; the catalog
+    # may change or drop the product afterwards, so these are deliberately not foreign keys.
+    product_id: Mapped[str] = mapped_column(String(128), index=True)
+    variant_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(300))
+    thumbnail_url: Mapped[str | None] = mapped_column(String(2000))
+    options: Mapped[dict[str, str]]
+    quantity: Mapped[int]
+    unit_price: Mapped[int]
+    discount: Mapped[int]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    cart: Mapped[Cart] = relationship(back_populates="items", lazy="raise")

@@ -1,0 +1,215 @@
+"""HTTP for the customer's own cart: ``/v1/cart``."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response, status
+
+from aimall_cart.auth import CurrentPrincipal
+from aimall_cart.carts import rules
+from aimall_cart.carts import service as carts
+from aimall_cart.carts.schemas import (
+    AddItem,
+    CartOut,
+    IssueOut,
+    ItemOut,
+    Owner,
+    TotalsOut,
+    UpdateItem,
+)
+from aimall_cart.clock import Now
+from aimall_cart.config import Settings
+from aimall_cart.crypto import keyed_hash, new_guest_token
+from aimall_cart.db import ReadSession, WriteSession
+
+router = APIRouter(prefix="/v1/cart", tags=["cart"])
+
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    match = _ETAG.match(if_match)
+    if match is None:
+        raise carts.VersionMismatch('If-Match must be the cart\'s ETag, such as "3"')
+    return int(match.group(1))
+
+
+def _policy(request: Request) -> carts.CartPolicy:
+    settings: Settings = request.app.state.settings
+    return carts.CartPolicy(
+        max_lines=settings.max_lines_per_cart, default_currency=settings.default_currency
+    )
+
+
+def _guest(request: Request) -> carts.GuestCredential:
+    settings: Settings = request.app.state.settings
+    token = new_guest_token()
+    return carts.GuestCredential(token, keyed_hash(token, key=settings.token_hash_key))
+
+
+def render(view: carts.CartView) -> CartOut:
+    cart, items, issues = view.cart, [], []
+    for item in cart.items:
+        offer = view.offers.get(item.variant_id)
+        line = rules.Line(item.quantity, item.unit_price, item.discount)
+        flags = rules.line_flags(line, offer)
+        items.append(
+            ItemOut(
+                id=item.id,
+                product_id=item.product_id,
+                variant_id=item.variant_id,
+                name=item.name,
+                thumbnail_url=item.thumbnail_url,
+                options=item.options,
+                quantity=item.quantity,
+                min_quantity=offer.min_quantity if offer else None,
+                max_quantity=offer.max_quantity if offer else None,
+                unit_price=item.unit_price,
+                discount=item.discount,
+                line_total=line.total,
+                current_unit_price=offer.unit_price if offer else None,
+                current_discount=offer.discount if offer else None,
+                available_quantity=offer.available if offer else None,
+                flags=flags,
+            )
+        )
+        issues += [
+            IssueOut(item_id=item.id, code=flag, message=rules.flag_message(flag, offer))
+            for flag in flags
+        ]
+    totals = rules.totals(rules.Line(i.quantity, i.unit_price, i.discount) for i in cart.items)
+    return CartOut(
+        id=cart.id,
+        status=cart.status,
+        version=cart.version,
+        currency=cart.currency,
+        owner=Owner(type="member", user_id=cart.user_id) if cart.user_id else Owner(type="guest"),
+        items=items,
+        totals=TotalsOut(
+            subtotal=totals.subtotal,
+            discount=totals.discount,
+            total=totals.total,
+            item_count=totals.item_count,
+        ),
+        checkout_blocked=bool(issues),
+        issues=issues,
+        created_at=cart.created_at,
+        updated_at=cart.updated_at,
+        guest_token=view.guest_token,
+    )
+
+
+def _respond(response: Response, view: carts.CartView, *, created_status: int = 200) -> CartOut:
+    response.headers["ETag"] = f'"{view.cart.version}"'
+    if view.guest_token is not None:
+        response.headers["X-Cart-Token"] = view.guest_token
+    response.status_code = created_status if view.created else status.HTTP_200_OK
+    return render(view)
+
+
+@router.post("", response_model=CartOut, status_code=201)
+async def create_cart(
+    request: Request,
+    response: Response,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+    now: Now,
+) -> CartOut:
+    view = await carts.open_cart(
+        session, principal=principal, guest=_guest(request), policy=_policy(request), now=now
+    )
+    await session.commit()
+    return _respond(response, view, created_status=201)
+
+
+@router.get("", response_model=CartOut)
+async def read_cart(
+    response: Response, session: ReadSession, principal: CurrentPrincipal
+) -> CartOut:
+    return _respond(response, await carts.get_cart(session, principal=principal))
+
+
+@router.post("/items", response_model=CartOut, status_code=201)
+async def add_item(
+    request: Request,
+    response: Response,
+    body: AddItem,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+    now: Now,
+    if_match: IfMatch = None,
+) -> CartOut:
+    view = await carts.add_item(
+        session,
+        principal=principal,
+        data=body,
+        expected_version=_expected_version(if_match),
+        guest=_guest(request),
+        policy=_policy(request),
+        now=now,
+    )
+    await session.commit()
+    return _respond(response, view, created_status=201)
+
+
+@router.patch("/items/{item_id}", response_model=CartOut)
+async def update_item(
+    item_id: uuid.UUID,
+    body: UpdateItem,
+    response: Response,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+    now: Now,
+    if_match: IfMatch = None,
+) -> CartOut:
+    view = await carts.update_item(
+        session,
+        principal=principal,
+        item_id=item_id,
+        data=body,
+        expected_version=_expected_version(if_match),
+        now=now,
+    )
+    await session.commit()
+    return _respond(response, view)
+
+
+@router.delete("/items/{item_id}", response_model=CartOut)
+async def remove_item(
+    item_id: uuid.UUID,
+    response: Response,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+    now: Now,
+    if_match: IfMatch = None,
+) -> CartOut:
+    view = await carts.remove_item(
+        session,
+        principal=principal,
+        item_id=item_id,
+        expected_version=_expected_version(if_match),
+        now=now,
+    )
+    await session.commit()
+    return _respond(response, view)
+
+
+@router.delete("/items", response_model=CartOut)
+async def clear_items(
+    response: Response,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+    now: Now,
+    if_match: IfMatch = None,
+) -> CartOut:
+    view = await carts.clear(
+        session, principal=principal, expected_version=_expected_version(if_match), now=now
+    )
+    await session.commit()
+    return _respond(response, view)

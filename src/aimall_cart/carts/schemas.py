@@ -1,0 +1,90 @@
+"""Cart request and response bodies."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from aimall_cart.carts.rules import Flag
+from aimall_cart.fields import CatalogId, Options, Quantity
+
+
+class AddItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: CatalogId
+    variant_id: CatalogId | None = None
+    quantity: Quantity = 1
+    options: Options | None = None
+
+
+class UpdateItem(BaseModel):
+    """A quantity of 0 removes the line."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    quantity: Quantity | None = None
+    variant_id: CatalogId | None = None
+    options: Options | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> Self:
+        if self.quantity is None and self.variant_id is None and self.options is None:
+            raise ValueError("give quantity, variant_id or options")
+        return self
+
+
+class Owner(BaseModel):
+    type: Literal["guest", "member"]
+    user_id: str | None = None
+
+
+class ItemOut(BaseModel):
+    id: uuid.UUID
+    product_id: str
+    variant_id: str
+    name: str
+    thumbnail_url: str | None
+    options: dict[str, str]
+    quantity: int
+    min_quantity: int | None
+    max_quantity: int | None
+    unit_price: int
+    discount: int
+    line_total: int
+    current_unit_price: int | None
+    current_discount: int | None
+    available_quantity: int | None
+    flags: list[Flag]
+
+
+class TotalsOut(BaseModel):
+    subtotal: int
+    discount: int
+    total: int
+    item_count: int
+
+
+class IssueOut(BaseModel):
+    item_id: uuid.UUID
+    code: Flag
+    message: str
+
+
+class CartOut(BaseModel):
+    id: uuid.UUID
+    status: Literal["active", "locked", "checked_out", "merged", "expired"]
+    version: int
+    currency: str
+    owner: Owner
+    items: list[ItemOut]
+    discount_code: str | None = None
+    totals: TotalsOut
+    checkout_blocked: bool
+    issues: list[IssueOut]
+    created_at: datetime
+    updated_at: datetime
+    guest_token: str | None = None

@@ -1,0 +1,364 @@
+"""Cart use cases. Every change locks the cart row first and bumps its version.
+
+Callers open a write session (``Database.write_session``) for the mutating use cases; the
+entrypoint commits once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from aimall_cart.auth import Principal
+from aimall_cart.carts import rules
+from aimall_cart.carts.models import OPEN_STATUSES, Cart, CartItem
+from aimall_cart.carts.schemas import AddItem, UpdateItem
+from aimall_cart.catalog import service as catalog
+from aimall_cart.catalog.models import Product, Variant
+from aimall_cart.errors import Conflict, NotFound, PreconditionFailed
+from aimall_cart.inventory import service as inventory
+
+
+class CartNotFound(NotFound):
+    code = "cart_not_found"
+
+
+class ItemNotFound(NotFound):
+    code = "item_not_found"
+
+
+class CartLocked(Conflict):
+    code = "cart_locked"
+
+
+class VersionMismatch(PreconditionFailed):
+    code = "version_mismatch"
+
+
+@dataclass(frozen=True, slots=True)
+class GuestCredential:
+    """A freshly minted guest token and the keyed hash that is all the database keeps."""
+
+    token: str
+    token_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class CartPolicy:
+    max_lines: int
+    default_currency: str
+
+
+@dataclass(slots=True)
+class CartView:
+    """A cart with the live offers of its variants, ready to render; ``created`` says the
+    request made something new (the cart, or the line it added)."""
+
+    cart: Cart
+    offers: dict[str, rules.Offer]
+    guest_token: str | None = None
+    created: bool = False
+
+
+def _owner_clause(principal: Principal) -> ColumnElement[bool] | None:
+    if principal.user_id is not None:
+        return Cart.user_id == principal.user_id
+    if principal.cart_token_hash is not None:
+        return Cart.guest_token_hash == principal.cart_token_hash
+    return None
+
+
+async def _find_open(session: AsyncSession, principal: Principal, *, lock: bool) -> Cart | None:
+    owner = _owner_clause(principal)
+    if owner is None:
+        return None
+    stmt = (
+        select(Cart).options(selectinload(Cart.items)).where(owner, Cart.status.in_(OPEN_STATUSES))
+    )
+    if lock:
+        stmt = stmt.with_for_update(of=Cart)
+    return await session.scalar(stmt)
+
+
+async def _create(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    guest: GuestCredential,
+    policy: CartPolicy,
+    now: datetime,
+) -> tuple[Cart, bool]:
+    """A new open cart for the caller (``True``), or the member's that a concurrent request just
+    made (``False``)."""
+    is_guest = principal.user_id is None
+    cart = Cart(
+        id=uuid.uuid4(),
+        user_id=principal.user_id,
+        guest_token_hash=guest.token_hash if is_guest else None,
+        status="active",
+        currency=policy.default_currency,
+        version=1,
+        created_at=now,
+        updated_at=now,
+        last_activity_at=now,
+        items=[],
+    )
+    try:
+        async with session.begin_nested():
+            session.add(cart)
+    except IntegrityError:
+        # Another request created this member's open cart first; use that one.
+        existing = await _find_open(session, principal, lock=True)
+        if existing is None:
+            raise
+        return existing, False
+    return cart, True
+
+
+async def _lock_for_change(
+    session: AsyncSession, principal: Principal, *, expected_version: int | None
+) -> Cart:
+    cart = await _find_open(session, principal, lock=True)
+    if cart is None:
+        raise CartNotFound("There is no cart")
+    _check_changeable(cart, expected_version)
+    return cart
+
+
+def _check_changeable(cart: Cart, expected_version: int | None) -> None:
+    if expected_version is not None and cart.version != expected_version:
+        raise VersionMismatch(
+            "The cart has changed since you read it",
+            current_version=cart.version,
+            expected_version=expected_version,
+        )
+    if cart.status == "locked":
+        raise CartLocked("The cart is locked while checkout is in progress")
+
+
+def _touch(cart: Cart, now: datetime) -> None:
+    cart.version += 1
+    cart.updated_at = now
+    cart.last_activity_at = now
+
+
+async def view(session: AsyncSession, cart: Cart) -> CartView:
+    variant_ids = {item.variant_id for item in cart.items}
+    variants = await catalog.find_variants(session, variant_ids)
+    stock = await inventory.levels(session, variant_ids)
+    return CartView(cart, {vid: _offer(v, stock.get(vid)) for vid, v in variants.items()})
+
+
+def _offer(variant: Variant, stock: inventory.StockLevel | None) -> rules.Offer:
+    product = variant.product
+    return rules.Offer(
+        active=product.status == "active" and variant.status == "active",
+        unit_price=variant.price,
+        discount=variant.discount,
+        available=stock.available if stock else 0,
+        min_quantity=product.min_quantity,
+        max_quantity=product.max_quantity,
+    )
+
+
+async def get_cart(session: AsyncSession, *, principal: Principal) -> CartView:
+    cart = await _find_open(session, principal, lock=False)
+    if cart is None:
+        raise CartNotFound("There is no cart")
+    return await view(session, cart)
+
+
+async def open_cart(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    guest: GuestCredential,
+    policy: CartPolicy,
+    now: datetime,
+) -> CartView:
+    """The caller's open cart, created if there is none (``created`` tells which)."""
+    cart = await _find_open(session, principal, lock=True)
+    if cart is not None:
+        return await view(session, cart)
+    cart, created = await _create(session, principal, guest=guest, policy=policy, now=now)
+    return await _view_of_new(session, cart, created=created, guest=guest)
+
+
+async def _view_of_new(
+    session: AsyncSession, cart: Cart, *, created: bool, guest: GuestCredential
+) -> CartView:
+    result = await view(session, cart)
+    result.created = created
+    if created and cart.user_id is None:
+        result.guest_token = guest.token
+    return result
+
+
+def _choose(product: Product, *, variant_id: str | None, options: dict[str, str] | None) -> Variant:
+    choices = [rules.VariantChoice(v.id, v.options, v.status == "active") for v in product.variants]
+    chosen = rules.choose_variant(choices, variant_id=variant_id, options=options)
+    variant = next(v for v in product.variants if v.id == chosen.variant_id)
+    if product.status != "active" or variant.status != "active":
+        raise rules.ProductUnavailable(
+            "This product is not available", product_id=product.id, variant_id=variant.id
+        )
+    return variant
+
+
+async def _available(session: AsyncSession, variant_id: str) -> int:
+    level = (await inventory.levels(session, [variant_id])).get(variant_id)
+    return level.available if level else 0
+
+
+def _take_variant(line: CartItem, product: Product, variant: Variant) -> None:
+    """Point the line at a variant and snapshot its product reference and price."""
+    line.line_key = rules.line_key(product.id, variant.id, variant.options)
+    line.product_id, line.variant_id, line.options = product.id, variant.id, dict(variant.options)
+    line.name, line.thumbnail_url = product.name, product.thumbnail_url
+    line.unit_price, line.discount = variant.price, variant.discount
+
+
+def _new_line(product: Product, variant: Variant, *, quantity: int, now: datetime) -> CartItem:
+    line = CartItem(id=uuid.uuid4(), quantity=quantity, created_at=now, updated_at=now)
+    _take_variant(line, product, variant)
+    return line
+
+
+async def add_item(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    data: AddItem,
+    expected_version: int | None,
+    guest: GuestCredential,
+    policy: CartPolicy,
+    now: datetime,
+) -> CartView:
+    """Add to the line of the same product, variant and options, or start one (``created``).
+
+    The price snapshot comes from the catalog when the line starts and is kept as more is added.
+    """
+    cart = await _find_open(session, principal, lock=True)
+    cart_created = False
+    if cart is None:
+        if expected_version is not None:
+            raise VersionMismatch("There is no cart at that version", current_version=None)
+        cart, cart_created = await _create(session, principal, guest=guest, policy=policy, now=now)
+    _check_changeable(cart, expected_version)
+    product = await catalog.get_product(session, data.product_id)
+    variant = _choose(product, variant_id=data.variant_id, options=data.options)
+    bounds = {"min_quantity": product.min_quantity, "max_quantity": product.max_quantity}
+    if data.quantity < 1:
+        rules.check_quantity(data.quantity, **bounds)
+    key = rules.line_key(product.id, variant.id, variant.options)
+    line = next((item for item in cart.items if item.line_key == key), None)
+    quantity = data.quantity + (line.quantity if line else 0)
+    rules.check_quantity(quantity, **bounds)
+    if line is None and len(cart.items) >= policy.max_lines:
+        raise rules.CartFull(
+            f"A cart holds at most {policy.max_lines} lines", max_lines=policy.max_lines
+        )
+    if not cart.items:
+        cart.currency = product.currency
+    elif product.currency != cart.currency:
+        raise rules.CurrencyMismatch(
+            f"This cart is in {cart.currency}",
+            cart_currency=cart.currency,
+            currency=product.currency,
+        )
+    rules.check_stock(quantity, available=await _available(session, variant.id))
+    if line is None:
+        cart.items.append(_new_line(product, variant, quantity=quantity, now=now))
+    else:
+        line.quantity, line.updated_at = quantity, now
+    _touch(cart, now)
+    await session.flush()
+    result = await _view_of_new(session, cart, created=cart_created, guest=guest)
+    result.created = line is None
+    return result
+
+
+async def update_item(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    item_id: uuid.UUID,
+    data: UpdateItem,
+    expected_version: int | None,
+    now: datetime,
+) -> CartView:
+    """Change a line's quantity or variant; a line that becomes identical to another joins it."""
+    cart = await _lock_for_change(session, principal, expected_version=expected_version)
+    line = _line(cart, item_id)
+    quantity = line.quantity if data.quantity is None else data.quantity
+    if quantity == 0:
+        cart.items.remove(line)
+        _touch(cart, now)
+        await session.flush()
+        return await view(session, cart)
+    product = await catalog.get_product(session, line.product_id)
+    if data.variant_id is None and data.options is None:
+        variant = _choose(product, variant_id=line.variant_id, options=None)
+    else:
+        options = (
+            {**line.options, **data.options}
+            if data.options and not data.variant_id
+            else data.options
+        )
+        variant = _choose(product, variant_id=data.variant_id, options=options)
+    key = rules.line_key(product.id, variant.id, variant.options)
+    twin = next((i for i in cart.items if i.line_key == key and i.id != line.id), None)
+    target = quantity + (twin.quantity if twin else 0)
+    rules.check_quantity(
+        target, min_quantity=product.min_quantity, max_quantity=product.max_quantity
+    )
+    if variant.id != line.variant_id or target > line.quantity:
+        rules.check_stock(target, available=await _available(session, variant.id))
+    if twin is not None:
+        twin.quantity, twin.updated_at = target, now
+        cart.items.remove(line)
+    else:
+        if variant.id != line.variant_id:
+            _take_variant(line, product, variant)
+        line.quantity, line.updated_at = quantity, now
+    _touch(cart, now)
+    await session.flush()
+    return await view(session, cart)
+
+
+def _line(cart: Cart, item_id: uuid.UUID) -> CartItem:
+    line = next((item for item in cart.items if item.id == item_id), None)
+    if line is None:
+        raise ItemNotFound("There is no such item in this cart", item_id=str(item_id))
+    return line
+
+
+async def remove_item(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    item_id: uuid.UUID,
+    expected_version: int | None,
+    now: datetime,
+) -> CartView:
+    cart = await _lock_for_change(session, principal, expected_version=expected_version)
+    cart.items.remove(_line(cart, item_id))
+    _touch(cart, now)
+    await session.flush()
+    return await view(session, cart)
+
+
+async def clear(
+    session: AsyncSession, *, principal: Principal, expected_version: int | None, now: datetime
+) -> CartView:
+    cart = await _lock_for_change(session, principal, expected_version=expected_version)
+    cart.items.clear()
+    _touch(cart, now)
+    await session.flush()
+    return await view(session, cart)

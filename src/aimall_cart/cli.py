@@ -1,0 +1,123 @@
+"""The ``aimall-cart`` command: serve, migrate, seed and token."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from aimall_cart import migrate as migrations
+from aimall_cart.auth import Principal, Role, issue_token
+from aimall_cart.clock import Clock
+from aimall_cart.config import get_settings
+
+app = typer.Typer(
+    help="AIMall Cart: the cart service of the AIMall online mall.", no_args_is_help=True
+)
+console = Console(stderr=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default from settings)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from settings)")] = None,
+    workers: Annotated[int, typer.Option(help="Server processes")] = 1,
+    migrate: Annotated[
+        bool | None,
+        typer.Option(help="Apply migrations first (default: yes on SQLite, no on PostgreSQL)"),
+    ] = None,
+) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    settings = get_settings()
+    if migrate if migrate is not None else settings.is_sqlite:
+        migrations.upgrade(settings.database_url)
+    uvicorn.run(
+        "aimall_cart.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=settings.log_level,
+        loop="uvloop",
+        http="httptools",
+        proxy_headers=False,
+    )
+
+
+@app.command()
+def migrate(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply the database migrations."""
+    settings = get_settings()
+    migrations.upgrade(settings.database_url, revision)
+    console.print(f"[green]migrated[/green] to {revision}")
+
+
+@app.command()
+def seed(
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo catalog")] = False,
+    count: Annotated[int, typer.Option(min=1, max=5000, help="How many demo products")] = 240,
+    reset: Annotated[bool, typer.Option(help="Overwrite demo products that already exist")] = False,
+) -> None:
+    """Load data into the catalog."""
+    if not demo:
+        raise typer.BadParameter("say what to seed: --demo")
+    created, kept = asyncio.run(_seed_demo(count=count, reset=reset))
+    console.print(f"[green]demo catalog:[/green] {created} products written, {kept} already there")
+
+
+async def _seed_demo(*, count: int, reset: bool) -> tuple[int, int]:
+    from aimall_cart.catalog import service as catalog
+    from aimall_cart.catalog.demo import demo_products
+    from aimall_cart.catalog.models import Product
+    from aimall_cart.db import Database
+
+    settings = get_settings()
+    database = Database(settings.database_url)
+    admin = Principal(user_id="seed", role="admin")
+    now = Clock().now()
+    written = kept = 0
+    try:
+        async with database.write_session() as session:
+            for product_id, data in demo_products(count):
+                if not reset and await session.get(Product, product_id) is not None:
+                    kept += 1
+                    continue
+                await catalog.upsert_product(
+                    session, principal=admin, product_id=product_id, data=data, now=now
+                )
+                written += 1
+            await session.commit()
+    finally:
+        await database.dispose()
+    return written, kept
+
+
+@app.command()
+def token(
+    sub: Annotated[str, typer.Option(help="User id")],
+    role: Annotated[str, typer.Option(help="customer, seller or admin")] = "customer",
+    seller_id: Annotated[str | None, typer.Option(help="Seller id, for sellers")] = None,
+    ttl_minutes: Annotated[int, typer.Option(min=1)] = 24 * 60,
+) -> None:
+    """Print a development JWT signed with AIMALL_CART_JWT_SECRET."""
+    if role not in ("customer", "seller", "admin"):
+        raise typer.BadParameter("role must be customer, seller or admin")
+    if role == "seller" and not seller_id:
+        raise typer.BadParameter("a seller token needs --seller-id")
+    settings = get_settings()
+    checked_role: Role = role  # type: ignore[assignment]
+    typer.echo(
+        issue_token(
+            settings,
+            sub=sub,
+            role=checked_role,
+            now=Clock().now(),
+            ttl=timedelta(minutes=ttl_minutes),
+            seller_id=seller_id,
+        )
+    )

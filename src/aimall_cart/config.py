@@ -1,0 +1,68 @@
+"""Settings: the only reader of the environment (prefix ``AIMALL_CART_``, also a ``.env`` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development defaults are public knowledge, so production refuses to start with them.
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105
+DEV_TOKEN_HASH_KEY = "dev-only-token-hash-key-change-me-0123456789"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AIMALL_CART_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./aimall_cart.db"
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=20, ge=0)
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "info"
+
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_public_key: str | None = None
+    jwt_audience: str | None = None
+    token_hash_key: str = DEV_TOKEN_HASH_KEY
+
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_lines_per_cart: int = Field(default=100, ge=1)
+    default_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets_in_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        if self.jwt_public_key is None and self.jwt_secret == DEV_JWT_SECRET:
+            raise ValueError("AIMALL_CART_JWT_SECRET must be set in production")
+        if self.token_hash_key == DEV_TOKEN_HASH_KEY:
+            raise ValueError("AIMALL_CART_TOKEN_HASH_KEY must be set in production")
+        if len(self.jwt_secret) < 32 and self.jwt_public_key is None:
+            raise ValueError("AIMALL_CART_JWT_SECRET must be at least 32 characters")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def _app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(_app_settings)]

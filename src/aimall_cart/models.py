@@ -1,0 +1,10 @@
+"""Every table, imported in one place so metadata is complete for migrations and checks."""
+
+from aimall_cart.carts.models import Cart, CartItem
+from aimall_cart.catalog.models import Product, Variant
+from aimall_cart.db import Base
+from aimall_cart.inventory.models import Inventory
+
+metadata = Base.metadata
+
+__all__ = ["Cart", "CartItem", "Inventory", "Product", "Variant", "metadata"]

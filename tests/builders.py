@@ -1,0 +1,117 @@
+"""Plain builders for test data and credentials."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from aimall_cart.auth import Role, issue_token
+from aimall_cart.config import Settings
+
+ADMIN_SUB = "admin-1"
+
+
+def token(
+    settings: Settings, sub: str, role: Role = "customer", seller_id: str | None = None
+) -> str:
+    return issue_token(
+        settings,
+        sub=sub,
+        role=role,
+        now=datetime.now(UTC),
+        ttl=timedelta(hours=1),
+        seller_id=seller_id,
+    )
+
+
+def bearer(
+    settings: Settings, sub: str, role: Role = "customer", seller_id: str | None = None
+) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(settings, sub, role, seller_id)}"}
+
+
+def admin(settings: Settings) -> dict[str, str]:
+    return bearer(settings, ADMIN_SUB, "admin")
+
+
+def make_variant(
+    variant_id: str,
+    *,
+    price: int = 1999,
+    discount: int = 0,
+    stock: int = 10,
+    status: str = "active",
+    **options: str,
+) -> dict[str, Any]:
+    return {
+        "variant_id": variant_id,
+        "options": options,
+        "price": price,
+        "discount": discount,
+        "stock": stock,
+        "status": status,
+    }
+
+
+def make_product(
+    *variants: dict[str, Any],
+    seller_id: str | None = "seller-1",
+    name: str = "Linen Shirt",
+    category: str = "apparel",
+    min_quantity: int = 1,
+    max_quantity: int = 10,
+    currency: str = "USD",
+    status: str = "active",
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": name,
+        "description": f"A {name.lower()}",
+        "category": category,
+        "thumbnail_url": "https://img.example/p.jpg",
+        "status": status,
+        "currency": currency,
+        "min_quantity": min_quantity,
+        "max_quantity": max_quantity,
+        "variants": list(variants) or [make_variant("v-default")],
+    }
+    if seller_id is not None:
+        body["seller_id"] = seller_id
+    return body
+
+
+async def put_product(
+    client: httpx.AsyncClient, settings: Settings, product_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    response = await client.put(
+        f"/v1/catalog/products/{product_id}", json=body, headers=admin(settings)
+    )
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+async def shirt(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    *,
+    stock: int = 10,
+    price: int = 1999,
+    discount: int = 0,
+    product_id: str = "shirt",
+    **product: Any,
+) -> dict[str, Any]:
+    """A product with four variants: shirt-red-m, shirt-red-l, shirt-blue-m, shirt-blue-l."""
+    variants = [
+        make_variant(
+            f"{product_id}-{color}-{size.lower()}",
+            price=price,
+            discount=discount,
+            stock=stock,
+            color=color,
+            size=size,
+        )
+        for color in ("red", "blue")
+        for size in ("M", "L")
+    ]
+    return await put_product(client, settings, product_id, make_product(*variants, **product))
