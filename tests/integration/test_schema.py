@@ -1,0 +1,84 @@
+"""The migrations and the models describe the same schema, and the database enforces it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
+
+from aimall_cart import migrate
+from aimall_cart.carts.models import Cart
+from aimall_cart.db import Database
+from aimall_cart.models import metadata
+
+
+def _differences(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+async def test_migrations_match_the_models(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        async with database.engine.connect() as connection:
+            assert await connection.run_sync(_differences) == []
+            revision = await connection.run_sync(migrate.current_revision)
+        assert revision == migrate.head_revision(database_url)
+    finally:
+        await database.dispose()
+
+
+def _cart(user_id: str, status: str = "active") -> Cart:
+    now = datetime.now(UTC)
+    return Cart(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        status=status,
+        currency="USD",
+        version=1,
+        created_at=now,
+        updated_at=now,
+        last_activity_at=now,
+    )
+
+
+async def test_database_refuses_a_second_open_cart_for_a_member(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        async with database.write_session() as session:
+            session.add_all([_cart("u-1"), _cart("u-1", status="checked_out")])
+            await session.commit()
+        async with database.write_session() as session:
+            session.add(_cart("u-1", status="locked"))
+            with pytest.raises(IntegrityError):
+                await session.commit()
+    finally:
+        await database.dispose()
+
+
+async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_immediate_writes(
+    tmp_path: Any,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/wal.db"
+    database = Database(url, sqlite_busy_timeout_ms=1234)
+    try:
+        async with database.read_session() as session:
+            assert (await session.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+            assert (await session.execute(text("PRAGMA busy_timeout"))).scalar() == 1234
+            assert (await session.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+        # A write session holds the write lock from its first statement, so a second writer
+        # waits for it (and here, with no timeout, gives up) instead of interleaving.
+        impatient = Database(url, sqlite_busy_timeout_ms=0)
+        async with database.write_session() as writer, impatient.write_session() as other:
+            await writer.execute(text("SELECT 1"))
+            with pytest.raises(Exception, match="locked"):
+                await other.execute(text("SELECT 1"))
+        await impatient.dispose()
+    finally:
+        await database.dispose()
