@@ -22,7 +22,7 @@ from aimall_cart.carts.routes import router as cart_router
 from aimall_cart.catalog.routes import router as catalog_router
 from aimall_cart.clock import Clock
 from aimall_cart.config import Settings, get_settings
-from aimall_cart.db import Database
+from aimall_cart.db import Database, is_transient
 from aimall_cart.errors import (
     AppError,
     Conflict,
@@ -32,7 +32,9 @@ from aimall_cart.errors import (
     PayloadTooLarge,
     PreconditionFailed,
     Unauthenticated,
+    Unavailable,
 )
+from aimall_cart.idempotency import IdempotencyKeys
 from aimall_cart.middleware import BodyLimit, RequestId, request_id
 
 log = logging.getLogger("aimall_cart")
@@ -45,6 +47,7 @@ STATUS_BY_ERROR: dict[type[AppError], int] = {
     Conflict: 409,
     PreconditionFailed: 412,
     PayloadTooLarge: 413,
+    Unavailable: 503,
 }
 CODE_BY_HTTP_STATUS = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
 PROBLEM_TYPE = "urn:aimall-cart:problem:"
@@ -119,8 +122,11 @@ def _register_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database_error(_: Request, exc: DBAPIError) -> Response:
+        if is_transient(exc):
+            log.warning("database busy request_id=%s: %s", request_id.get(), exc.orig)
+            return problem(503, Unavailable.code, Unavailable.title, "The database is busy; retry")
         log.exception("database error request_id=%s", request_id.get(), exc_info=exc)
-        return problem(503, "unavailable", "Service unavailable", "The database is busy; retry")
+        return problem(500, "internal", "Internal error", "Something went wrong on our side")
 
     @app.exception_handler(Exception)
     async def _internal(_: Request, exc: Exception) -> Response:
@@ -148,11 +154,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Carts for guests and members, live flags, checkout and recovery.",
         lifespan=lifespan,
     )
+    clock, verifier = Clock(), TokenVerifier(settings)
     app.state.settings = settings
     app.state.database = database
-    app.state.clock = Clock()
-    app.state.token_verifier = TokenVerifier(settings)
+    app.state.clock = clock
+    app.state.token_verifier = verifier
     _register_error_handlers(app)
+    app.add_middleware(
+        IdempotencyKeys,
+        settings=settings,
+        database=database,
+        verifier=verifier,
+        clock=clock,
+        send_problem=_send_problem,
+    )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, send_problem=_send_problem)
     app.add_middleware(RequestId)
     app.include_router(cart_router)

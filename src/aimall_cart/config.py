@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     token_hash_key: str = DEV_TOKEN_HASH_KEY
 
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
+    idempotency_lock_seconds: int = Field(default=60, ge=1)
+
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_lines_per_cart: int = Field(default=100, ge=1)
     default_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")

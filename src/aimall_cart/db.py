@@ -8,14 +8,17 @@ READ COMMITTED transactions and services lock rows explicitly.
 
 from __future__ import annotations
 
+import asyncio
+import random
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid, event
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,6 +26,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+
+from aimall_cart.errors import Unavailable
+
+T = TypeVar("T")
+# PostgreSQL serialization failure and deadlock; SQLite's lock timeouts.
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
+_TRANSIENT_SQLITE_MESSAGES = ("database is locked", "database table is locked")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -131,3 +141,39 @@ async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 ReadSession = Annotated[AsyncSession, Depends(_read_session)]
 WriteSession = Annotated[AsyncSession, Depends(_write_session)]
+
+
+def is_transient(error: DBAPIError) -> bool:
+    """Whether running the same transaction again may succeed."""
+    if getattr(error.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+        return True
+    return any(message in str(error.orig) for message in _TRANSIENT_SQLITE_MESSAGES)
+
+
+async def commit(
+    session: AsyncSession,
+    work: Callable[[], Awaitable[T]],
+    *,
+    attempts: int = 4,
+    base_delay_seconds: float = 0.02,
+) -> T:
+    """Run ``work`` in the session's transaction and commit it, the entrypoint's one commit.
+
+    A serialization failure, deadlock or lock timeout rolls back and runs ``work`` again from the
+    start, a bounded number of times with jittered backoff; after that the caller is told to come
+    back later (503) rather than shown an internal error.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            result = await work()
+            await session.commit()
+        except DBAPIError as error:
+            await session.rollback()
+            if not is_transient(error):
+                raise
+            if attempt == attempts:
+                raise Unavailable("The cart is busy; try again", retry_after=1) from error
+            await asyncio.sleep(base_delay_seconds * 2**attempt * random.random())  # noqa: S311
+        else:
+            return result
+    raise AssertionError("unreachable")

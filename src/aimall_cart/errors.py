@@ -55,3 +55,10 @@ class PreconditionFailed(AppError):
 class PayloadTooLarge(AppError):
     code = "payload_too_large"
     title = "Payload too large"
+
+
+class Unavailable(AppError):
+    """Temporarily unable to answer; the client should retry after ``retry_after`` seconds."""
+
+    code = "busy"
+    title = "Service busy"

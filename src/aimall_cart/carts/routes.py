@@ -6,16 +6,21 @@ import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from aimall_cart.auth import CurrentPrincipal
-from aimall_cart.carts import rules
+from aimall_cart.carts import access, rules
+from aimall_cart.carts import merge as merging
 from aimall_cart.carts import service as carts
 from aimall_cart.carts.schemas import (
     AddItem,
     CartOut,
     IssueOut,
     ItemOut,
+    MergeLineOut,
+    MergeOut,
+    MergeReportOut,
+    MergeRequest,
     Owner,
     TotalsOut,
     UpdateItem,
@@ -23,7 +28,7 @@ from aimall_cart.carts.schemas import (
 from aimall_cart.clock import Now
 from aimall_cart.config import Settings
 from aimall_cart.crypto import keyed_hash, new_guest_token
-from aimall_cart.db import ReadSession, WriteSession
+from aimall_cart.db import ReadSession, WriteSession, commit
 
 router = APIRouter(prefix="/v1/cart", tags=["cart"])
 
@@ -36,24 +41,24 @@ def _expected_version(if_match: str | None) -> int | None:
         return None
     match = _ETAG.match(if_match)
     if match is None:
-        raise carts.VersionMismatch('If-Match must be the cart\'s ETag, such as "3"')
+        raise access.VersionMismatch('If-Match must be the cart\'s ETag, such as "3"')
     return int(match.group(1))
 
 
-def _policy(request: Request) -> carts.CartPolicy:
+def _policy(request: Request) -> access.CartPolicy:
     settings: Settings = request.app.state.settings
-    return carts.CartPolicy(
+    return access.CartPolicy(
         max_lines=settings.max_lines_per_cart, default_currency=settings.default_currency
     )
 
 
-def _guest(request: Request) -> carts.GuestCredential:
+def _guest(request: Request) -> access.GuestCredential:
     settings: Settings = request.app.state.settings
     token = new_guest_token()
-    return carts.GuestCredential(token, keyed_hash(token, key=settings.token_hash_key))
+    return access.GuestCredential(token, keyed_hash(token, key=settings.token_hash_key))
 
 
-def render(view: carts.CartView) -> CartOut:
+def render(view: access.CartView) -> CartOut:
     cart, items, issues = view.cart, [], []
     for item in cart.items:
         offer = view.offers.get(item.variant_id)
@@ -105,7 +110,7 @@ def render(view: carts.CartView) -> CartOut:
     )
 
 
-def _respond(response: Response, view: carts.CartView, *, created_status: int = 200) -> CartOut:
+def _respond(response: Response, view: access.CartView, *, created_status: int = 200) -> CartOut:
     response.headers["ETag"] = f'"{view.cart.version}"'
     if view.guest_token is not None:
         response.headers["X-Cart-Token"] = view.guest_token
@@ -121,10 +126,12 @@ async def create_cart(
     principal: CurrentPrincipal,
     now: Now,
 ) -> CartOut:
-    view = await carts.open_cart(
-        session, principal=principal, guest=_guest(request), policy=_policy(request), now=now
+    view = await commit(
+        session,
+        lambda: carts.open_cart(
+            session, principal=principal, guest=_guest(request), policy=_policy(request), now=now
+        ),
     )
-    await session.commit()
     return _respond(response, view, created_status=201)
 
 
@@ -145,16 +152,18 @@ async def add_item(
     now: Now,
     if_match: IfMatch = None,
 ) -> CartOut:
-    view = await carts.add_item(
+    view = await commit(
         session,
-        principal=principal,
-        data=body,
-        expected_version=_expected_version(if_match),
-        guest=_guest(request),
-        policy=_policy(request),
-        now=now,
+        lambda: carts.add_item(
+            session,
+            principal=principal,
+            data=body,
+            expected_version=_expected_version(if_match),
+            guest=_guest(request),
+            policy=_policy(request),
+            now=now,
+        ),
     )
-    await session.commit()
     return _respond(response, view, created_status=201)
 
 
@@ -168,15 +177,17 @@ async def update_item(
     now: Now,
     if_match: IfMatch = None,
 ) -> CartOut:
-    view = await carts.update_item(
+    view = await commit(
         session,
-        principal=principal,
-        item_id=item_id,
-        data=body,
-        expected_version=_expected_version(if_match),
-        now=now,
+        lambda: carts.update_item(
+            session,
+            principal=principal,
+            item_id=item_id,
+            data=body,
+            expected_version=_expected_version(if_match),
+            now=now,
+        ),
     )
-    await session.commit()
     return _respond(response, view)
 
 
@@ -189,14 +200,16 @@ async def remove_item(
     now: Now,
     if_match: IfMatch = None,
 ) -> CartOut:
-    view = await carts.remove_item(
+    view = await commit(
         session,
-        principal=principal,
-        item_id=item_id,
-        expected_version=_expected_version(if_match),
-        now=now,
+        lambda: carts.remove_item(
+            session,
+            principal=principal,
+            item_id=item_id,
+            expected_version=_expected_version(if_match),
+            now=now,
+        ),
     )
-    await session.commit()
     return _respond(response, view)
 
 
@@ -208,8 +221,71 @@ async def clear_items(
     now: Now,
     if_match: IfMatch = None,
 ) -> CartOut:
-    view = await carts.clear(
-        session, principal=principal, expected_version=_expected_version(if_match), now=now
+    view = await commit(
+        session,
+        lambda: carts.clear(
+            session, principal=principal, expected_version=_expected_version(if_match), now=now
+        ),
     )
-    await session.commit()
     return _respond(response, view)
+
+
+def _report(result: merging.MergeResult, *, preview: bool) -> MergeReportOut:
+    def out(decision: rules.MergeDecision) -> MergeLineOut:
+        line = result.lines[decision.key]
+        return MergeLineOut(
+            product_id=line.product_id,
+            variant_id=line.variant_id,
+            options=line.options,
+            source=decision.source,
+            quantity=decision.quantity,
+            guest_quantity=decision.guest_quantity,
+            member_quantity=decision.member_quantity,
+            reason=decision.reason,
+        )
+
+    by_outcome = {
+        outcome: [out(d) for d in result.decisions if d.outcome == outcome]
+        for outcome in ("added", "combined", "dropped")
+    }
+    return MergeReportOut(
+        strategy=result.strategy,
+        preview=preview,
+        clamped=[out(d) for d in result.decisions if d.clamped],
+        **by_outcome,
+    )
+
+
+@router.post("/merge", response_model=MergeOut)
+async def merge_guest_cart(
+    request: Request,
+    response: Response,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+    now: Now,
+    body: MergeRequest | None = None,
+    preview: Annotated[bool, Query()] = False,
+    if_match: IfMatch = None,
+) -> MergeOut:
+    """Merge the guest cart named by X-Cart-Token into the signed-in member's cart."""
+
+    async def work() -> merging.MergeResult:
+        return await merging.merge(
+            session,
+            principal=principal,
+            strategy=(body or MergeRequest()).strategy,
+            preview=preview,
+            expected_version=_expected_version(if_match),
+            guest=_guest(request),
+            policy=_policy(request),
+            now=now,
+        )
+
+    if not preview:
+        result = await commit(session, work)
+        return MergeOut(cart=_respond(response, result.view), merge=_report(result, preview=False))
+    # A preview runs the very same merge, renders it, and rolls it back.
+    result = await work()
+    answer = MergeOut(cart=_respond(response, result.view), merge=_report(result, preview=True))
+    await session.rollback()
+    return answer

@@ -88,3 +88,34 @@ class CartOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     guest_token: str | None = None
+
+
+class MergeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: Literal["sum", "max", "keep_member", "replace"] = "sum"
+
+
+class MergeLineOut(BaseModel):
+    product_id: str
+    variant_id: str
+    options: dict[str, str]
+    source: Literal["guest", "member"]
+    quantity: int
+    guest_quantity: int
+    member_quantity: int
+    reason: str | None = None
+
+
+class MergeReportOut(BaseModel):
+    strategy: Literal["sum", "max", "keep_member", "replace"]
+    preview: bool
+    added: list[MergeLineOut]
+    combined: list[MergeLineOut]
+    clamped: list[MergeLineOut]
+    dropped: list[MergeLineOut]
+
+
+class MergeOut(BaseModel):
+    cart: CartOut
+    merge: MergeReportOut

@@ -7,197 +7,40 @@ entrypoint commits once.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from aimall_cart.auth import Principal
-from aimall_cart.carts import rules
-from aimall_cart.carts.models import OPEN_STATUSES, Cart, CartItem
+from aimall_cart.carts import access, rules
+from aimall_cart.carts.models import Cart, CartItem
 from aimall_cart.carts.schemas import AddItem, UpdateItem
 from aimall_cart.catalog import service as catalog
 from aimall_cart.catalog.models import Product, Variant
-from aimall_cart.errors import Conflict, NotFound, PreconditionFailed
 from aimall_cart.inventory import service as inventory
 
 
-class CartNotFound(NotFound):
-    code = "cart_not_found"
-
-
-class ItemNotFound(NotFound):
-    code = "item_not_found"
-
-
-class CartLocked(Conflict):
-    code = "cart_locked"
-
-
-class VersionMismatch(PreconditionFailed):
-    code = "version_mismatch"
-
-
-@dataclass(frozen=True, slots=True)
-class GuestCredential:
-    """A freshly minted guest token and the keyed hash that is all the database keeps."""
-
-    token: str
-    token_hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class CartPolicy:
-    max_lines: int
-    default_currency: str
-
-
-@dataclass(slots=True)
-class CartView:
-    """A cart with the live offers of its variants, ready to render; ``created`` says the
-    request made something new (the cart, or the line it added)."""
-
-    cart: Cart
-    offers: dict[str, rules.Offer]
-    guest_token: str | None = None
-    created: bool = False
-
-
-def _owner_clause(principal: Principal) -> ColumnElement[bool] | None:
-    if principal.user_id is not None:
-        return Cart.user_id == principal.user_id
-    if principal.cart_token_hash is not None:
-        return Cart.guest_token_hash == principal.cart_token_hash
-    return None
-
-
-async def _find_open(session: AsyncSession, principal: Principal, *, lock: bool) -> Cart | None:
-    owner = _owner_clause(principal)
-    if owner is None:
-        return None
-    stmt = (
-        select(Cart).options(selectinload(Cart.items)).where(owner, Cart.status.in_(OPEN_STATUSES))
-    )
-    if lock:
-        stmt = stmt.with_for_update(of=Cart)
-    return await session.scalar(stmt)
-
-
-async def _create(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    guest: GuestCredential,
-    policy: CartPolicy,
-    now: datetime,
-) -> tuple[Cart, bool]:
-    """A new open cart for the caller (``True``), or the member's that a concurrent request just
-    made (``False``)."""
-    is_guest = principal.user_id is None
-    cart = Cart(
-        id=uuid.uuid4(),
-        user_id=principal.user_id,
-        guest_token_hash=guest.token_hash if is_guest else None,
-        status="active",
-        currency=policy.default_currency,
-        version=1,
-        created_at=now,
-        updated_at=now,
-        last_activity_at=now,
-        items=[],
-    )
-    try:
-        async with session.begin_nested():
-            session.add(cart)
-    except IntegrityError:
-        # Another request created this member's open cart first; use that one.
-        existing = await _find_open(session, principal, lock=True)
-        if existing is None:
-            raise
-        return existing, False
-    return cart, True
-
-
-async def _lock_for_change(
-    session: AsyncSession, principal: Principal, *, expected_version: int | None
-) -> Cart:
-    cart = await _find_open(session, principal, lock=True)
+async def get_cart(session: AsyncSession, *, principal: Principal) -> access.CartView:
+    cart = await access.find_open(session, principal, lock=False)
     if cart is None:
-        raise CartNotFound("There is no cart")
-    _check_changeable(cart, expected_version)
-    return cart
-
-
-def _check_changeable(cart: Cart, expected_version: int | None) -> None:
-    if expected_version is not None and cart.version != expected_version:
-        raise VersionMismatch(
-            "The cart has changed since you read it",
-            current_version=cart.version,
-            expected_version=expected_version,
-        )
-    if cart.status == "locked":
-        raise CartLocked("The cart is locked while checkout is in progress")
-
-
-def _touch(cart: Cart, now: datetime) -> None:
-    cart.version += 1
-    cart.updated_at = now
-    cart.last_activity_at = now
-
-
-async def view(session: AsyncSession, cart: Cart) -> CartView:
-    variant_ids = {item.variant_id for item in cart.items}
-    variants = await catalog.find_variants(session, variant_ids)
-    stock = await inventory.levels(session, variant_ids)
-    return CartView(cart, {vid: _offer(v, stock.get(vid)) for vid, v in variants.items()})
-
-
-def _offer(variant: Variant, stock: inventory.StockLevel | None) -> rules.Offer:
-    product = variant.product
-    return rules.Offer(
-        active=product.status == "active" and variant.status == "active",
-        unit_price=variant.price,
-        discount=variant.discount,
-        available=stock.available if stock else 0,
-        min_quantity=product.min_quantity,
-        max_quantity=product.max_quantity,
-    )
-
-
-async def get_cart(session: AsyncSession, *, principal: Principal) -> CartView:
-    cart = await _find_open(session, principal, lock=False)
-    if cart is None:
-        raise CartNotFound("There is no cart")
-    return await view(session, cart)
+        raise access.CartNotFound("There is no cart")
+    return await access.view(session, cart)
 
 
 async def open_cart(
     session: AsyncSession,
     *,
     principal: Principal,
-    guest: GuestCredential,
-    policy: CartPolicy,
+    guest: access.GuestCredential,
+    policy: access.CartPolicy,
     now: datetime,
-) -> CartView:
+) -> access.CartView:
     """The caller's open cart, created if there is none (``created`` tells which)."""
-    cart = await _find_open(session, principal, lock=True)
+    cart = await access.find_open(session, principal, lock=True)
     if cart is not None:
-        return await view(session, cart)
-    cart, created = await _create(session, principal, guest=guest, policy=policy, now=now)
-    return await _view_of_new(session, cart, created=created, guest=guest)
-
-
-async def _view_of_new(
-    session: AsyncSession, cart: Cart, *, created: bool, guest: GuestCredential
-) -> CartView:
-    result = await view(session, cart)
-    result.created = created
-    if created and cart.user_id is None:
-        result.guest_token = guest.token
-    return result
+        return await access.view(session, cart)
+    cart, created = await access.create(session, principal, guest=guest, policy=policy, now=now)
+    return await access.view_of_new(session, cart, created=created, guest=guest)
 
 
 def _choose(product: Product, *, variant_id: str | None, options: dict[str, str] | None) -> Variant:
@@ -236,21 +79,23 @@ async def add_item(
     principal: Principal,
     data: AddItem,
     expected_version: int | None,
-    guest: GuestCredential,
-    policy: CartPolicy,
+    guest: access.GuestCredential,
+    policy: access.CartPolicy,
     now: datetime,
-) -> CartView:
+) -> access.CartView:
     """Add to the line of the same product, variant and options, or start one (``created``).
 
     The price snapshot comes from the catalog when the line starts and is kept as more is added.
     """
-    cart = await _find_open(session, principal, lock=True)
+    cart = await access.find_open(session, principal, lock=True)
     cart_created = False
     if cart is None:
         if expected_version is not None:
-            raise VersionMismatch("There is no cart at that version", current_version=None)
-        cart, cart_created = await _create(session, principal, guest=guest, policy=policy, now=now)
-    _check_changeable(cart, expected_version)
+            raise access.VersionMismatch("There is no cart at that version", current_version=None)
+        cart, cart_created = await access.create(
+            session, principal, guest=guest, policy=policy, now=now
+        )
+    access.check_changeable(cart, expected_version)
     product = await catalog.get_product(session, data.product_id)
     variant = _choose(product, variant_id=data.variant_id, options=data.options)
     bounds = {"min_quantity": product.min_quantity, "max_quantity": product.max_quantity}
@@ -277,9 +122,9 @@ async def add_item(
         cart.items.append(_new_line(product, variant, quantity=quantity, now=now))
     else:
         line.quantity, line.updated_at = quantity, now
-    _touch(cart, now)
+    access.touch(cart, now)
     await session.flush()
-    result = await _view_of_new(session, cart, created=cart_created, guest=guest)
+    result = await access.view_of_new(session, cart, created=cart_created, guest=guest)
     result.created = line is None
     return result
 
@@ -292,16 +137,16 @@ async def update_item(
     data: UpdateItem,
     expected_version: int | None,
     now: datetime,
-) -> CartView:
+) -> access.CartView:
     """Change a line's quantity or variant; a line that becomes identical to another joins it."""
-    cart = await _lock_for_change(session, principal, expected_version=expected_version)
+    cart = await access.lock_for_change(session, principal, expected_version=expected_version)
     line = _line(cart, item_id)
     quantity = line.quantity if data.quantity is None else data.quantity
     if quantity == 0:
         cart.items.remove(line)
-        _touch(cart, now)
+        access.touch(cart, now)
         await session.flush()
-        return await view(session, cart)
+        return await access.view(session, cart)
     product = await catalog.get_product(session, line.product_id)
     if data.variant_id is None and data.options is None:
         variant = _choose(product, variant_id=line.variant_id, options=None)
@@ -327,15 +172,15 @@ async def update_item(
         if variant.id != line.variant_id:
             _take_variant(line, product, variant)
         line.quantity, line.updated_at = quantity, now
-    _touch(cart, now)
+    access.touch(cart, now)
     await session.flush()
-    return await view(session, cart)
+    return await access.view(session, cart)
 
 
 def _line(cart: Cart, item_id: uuid.UUID) -> CartItem:
     line = next((item for item in cart.items if item.id == item_id), None)
     if line is None:
-        raise ItemNotFound("There is no such item in this cart", item_id=str(item_id))
+        raise access.ItemNotFound("There is no such item in this cart", item_id=str(item_id))
     return line
 
 
@@ -346,19 +191,19 @@ async def remove_item(
     item_id: uuid.UUID,
     expected_version: int | None,
     now: datetime,
-) -> CartView:
-    cart = await _lock_for_change(session, principal, expected_version=expected_version)
+) -> access.CartView:
+    cart = await access.lock_for_change(session, principal, expected_version=expected_version)
     cart.items.remove(_line(cart, item_id))
-    _touch(cart, now)
+    access.touch(cart, now)
     await session.flush()
-    return await view(session, cart)
+    return await access.view(session, cart)
 
 
 async def clear(
     session: AsyncSession, *, principal: Principal, expected_version: int | None, now: datetime
-) -> CartView:
-    cart = await _lock_for_change(session, principal, expected_version=expected_version)
+) -> access.CartView:
+    cart = await access.lock_for_change(session, principal, expected_version=expected_version)
     cart.items.clear()
-    _touch(cart, now)
+    access.touch(cart, now)
     await session.flush()
-    return await view(session, cart)
+    return await access.view(session, cart)

@@ -10,7 +10,7 @@ from aimall_cart.auth import CurrentPrincipal
 from aimall_cart.catalog import service as catalog
 from aimall_cart.catalog.schemas import ProductIn, ProductOut, ProductPage, VariantOut, VariantPatch
 from aimall_cart.clock import Now
-from aimall_cart.db import ReadSession, WriteSession
+from aimall_cart.db import ReadSession, WriteSession, commit
 from aimall_cart.fields import CatalogId, Text
 
 router = APIRouter(prefix="/v1/catalog", tags=["catalog"])
@@ -58,10 +58,12 @@ async def put_product(
     principal: CurrentPrincipal,
     now: Now,
 ) -> ProductOut:
-    item, created = await catalog.upsert_product(
-        session, principal=principal, product_id=product_id, data=body, now=now
+    item, created = await commit(
+        session,
+        lambda: catalog.upsert_product(
+            session, principal=principal, product_id=product_id, data=body, now=now
+        ),
     )
-    await session.commit()
     response.status_code = 201 if created else 200
     return render(item)
 
@@ -74,10 +76,12 @@ async def patch_variant(
     principal: CurrentPrincipal,
     now: Now,
 ) -> ProductOut:
-    item = await catalog.patch_variant(
-        session, principal=principal, variant_id=variant_id, data=body, now=now
+    item = await commit(
+        session,
+        lambda: catalog.patch_variant(
+            session, principal=principal, variant_id=variant_id, data=body, now=now
+        ),
     )
-    await session.commit()
     return render(item)
 
 

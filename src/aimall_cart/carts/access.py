@@ -1,0 +1,178 @@
+"""Finding, locking and creating the caller's cart, and pricing it against the live catalog.
+
+The cart row is the lock for every change: ``find_open(lock=True)`` takes it with
+``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the write session's ``BEGIN IMMEDIATE`` already
+holds the database's write lock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from aimall_cart.auth import Principal
+from aimall_cart.carts import rules
+from aimall_cart.carts.models import OPEN_STATUSES, Cart
+from aimall_cart.catalog import service as catalog
+from aimall_cart.catalog.models import Variant
+from aimall_cart.errors import Conflict, NotFound, PreconditionFailed
+from aimall_cart.inventory import service as inventory
+
+
+class CartNotFound(NotFound):
+    code = "cart_not_found"
+
+
+class ItemNotFound(NotFound):
+    code = "item_not_found"
+
+
+class CartLocked(Conflict):
+    code = "cart_locked"
+
+
+class VersionMismatch(PreconditionFailed):
+    code = "version_mismatch"
+
+
+@dataclass(frozen=True, slots=True)
+class GuestCredential:
+    """A freshly minted guest token and the keyed hash that is all the database keeps."""
+
+    token: str
+    token_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class CartPolicy:
+    max_lines: int
+    default_currency: str
+
+
+@dataclass(slots=True)
+class CartView:
+    """A cart with the live offers of its variants, ready to render; ``created`` says the
+    request made something new (the cart, or the line it added)."""
+
+    cart: Cart
+    offers: dict[str, rules.Offer]
+    guest_token: str | None = None
+    created: bool = False
+
+
+def owner_clause(principal: Principal) -> ColumnElement[bool] | None:
+    if principal.user_id is not None:
+        return Cart.user_id == principal.user_id
+    if principal.cart_token_hash is not None:
+        return Cart.guest_token_hash == principal.cart_token_hash
+    return None
+
+
+async def find_open(session: AsyncSession, principal: Principal, *, lock: bool) -> Cart | None:
+    owner = owner_clause(principal)
+    if owner is None:
+        return None
+    stmt = (
+        select(Cart).options(selectinload(Cart.items)).where(owner, Cart.status.in_(OPEN_STATUSES))
+    )
+    if lock:
+        stmt = stmt.with_for_update(of=Cart)
+    return await session.scalar(stmt)
+
+
+async def create(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    guest: GuestCredential,
+    policy: CartPolicy,
+    now: datetime,
+    lock: bool = True,
+) -> tuple[Cart, bool]:
+    """A new open cart for the caller (``True``), or the member's that a concurrent request just
+    made (``False``)."""
+    is_guest = principal.user_id is None
+    cart = Cart(
+        id=uuid.uuid4(),
+        user_id=principal.user_id,
+        guest_token_hash=guest.token_hash if is_guest else None,
+        status="active",
+        currency=policy.default_currency,
+        version=1,
+        created_at=now,
+        updated_at=now,
+        last_activity_at=now,
+        items=[],
+    )
+    try:
+        async with session.begin_nested():
+            session.add(cart)
+    except IntegrityError:
+        # Another request created this member's open cart first; use that one.
+        existing = await find_open(session, principal, lock=lock)
+        if existing is None:
+            raise
+        return existing, False
+    return cart, True
+
+
+async def lock_for_change(
+    session: AsyncSession, principal: Principal, *, expected_version: int | None
+) -> Cart:
+    cart = await find_open(session, principal, lock=True)
+    if cart is None:
+        raise CartNotFound("There is no cart")
+    check_changeable(cart, expected_version)
+    return cart
+
+
+def check_changeable(cart: Cart, expected_version: int | None) -> None:
+    if expected_version is not None and cart.version != expected_version:
+        raise VersionMismatch(
+            "The cart has changed since you read it",
+            current_version=cart.version,
+            expected_version=expected_version,
+        )
+    if cart.status == "locked":
+        raise CartLocked("The cart is locked while checkout is in progress")
+
+
+def touch(cart: Cart, now: datetime) -> None:
+    cart.version += 1
+    cart.updated_at = now
+    cart.last_activity_at = now
+
+
+async def view(session: AsyncSession, cart: Cart) -> CartView:
+    variant_ids = {item.variant_id for item in cart.items}
+    variants = await catalog.find_variants(session, variant_ids)
+    stock = await inventory.levels(session, variant_ids)
+    return CartView(cart, {vid: offer(v, stock.get(vid)) for vid, v in variants.items()})
+
+
+def offer(variant: Variant, stock: inventory.StockLevel | None) -> rules.Offer:
+    product = variant.product
+    return rules.Offer(
+        active=product.status == "active" and variant.status == "active",
+        unit_price=variant.price,
+        discount=variant.discount,
+        available=stock.available if stock else 0,
+        min_quantity=product.min_quantity,
+        max_quantity=product.max_quantity,
+    )
+
+
+async def view_of_new(
+    session: AsyncSession, cart: Cart, *, created: bool, guest: GuestCredential
+) -> CartView:
+    result = await view(session, cart)
+    result.created = created
+    if created and cart.user_id is None:
+        result.guest_token = guest.token
+    return result
