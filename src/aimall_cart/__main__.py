@@ -1,0 +1,3 @@
+from aimall_cart.cli import app
+
+app()
