@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, Strict, StringConstraints
 
 MAX_MONEY = 1_000_000_000
 MAX_STOCK = 1_000_000_000
@@ -24,9 +24,10 @@ CatalogId = Annotated[
 ]
 Name = Annotated[Text, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Money = Annotated[int, Field(ge=0, le=MAX_MONEY)]
-Stock = Annotated[int, Field(ge=0, le=MAX_STOCK)]
-Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
+# Strict: a JSON ``true`` or ``"2"`` is not a number of anything.
+Money = Annotated[int, Strict(), Field(ge=0, le=MAX_MONEY)]
+Stock = Annotated[int, Strict(), Field(ge=0, le=MAX_STOCK)]
+Quantity = Annotated[int, Strict(), Field(ge=0, le=MAX_QUANTITY)]
 OptionName = Annotated[Text, StringConstraints(min_length=1, max_length=64)]
 OptionValue = Annotated[Text, StringConstraints(min_length=1, max_length=128)]
 Options = Annotated[dict[OptionName, OptionValue], Field(max_length=16)]

@@ -57,14 +57,14 @@ class Stored:
     body: bytes
 
 
-def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
+def fingerprint(method: str, path: str, query: bytes, body: bytes, guest_cart: bytes = b"") -> str:
     """Same request, same fingerprint: JSON bodies are compared by meaning, not by spacing."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     except ValueError:
         canonical = body
     digest = hashlib.sha256()
-    for part in (method.encode(), path.encode(), query, canonical):
+    for part in (method.encode(), path.encode(), query, canonical, guest_cart):
         digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
 
@@ -145,7 +145,11 @@ class IdempotencyKeys:
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
-        print_ = fingerprint(scope["method"], scope["path"], scope.get("query_string", b""), body)
+        # A member who also names a guest cart (a merge) sends it as input, not as identity.
+        guest_cart = headers.get(b"x-cart-token", b"") if caller.startswith("member:") else b""
+        print_ = fingerprint(
+            scope["method"], scope["path"], scope.get("query_string", b""), body, guest_cart
+        )
         outcome = await self._claim(caller, key, print_)
         if outcome == "reused":
             await self.send_problem(

@@ -230,3 +230,40 @@ async def test_moving_to_an_inactive_variant_is_product_unavailable(
     response = await patch(client, member, line["id"], options={"size": "L"})
     problem_of(response, 409, "product_unavailable")
     assert await read(client, member) == before
+
+
+async def test_lowering_a_line_whose_product_went_unavailable_is_allowed(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await shirt(client, settings)
+    member = bearer(settings, "u-trim")
+    line = await add(client, member, "shirt-red-m", 3)
+    await client.patch(
+        "/v1/catalog/variants/shirt-red-m", json={"status": "inactive"}, headers=admin(settings)
+    )
+    cart = cart_of(await patch(client, member, line["id"], quantity=1))
+    assert lines(cart) == [("shirt-red-m", 1)]
+    assert cart["items"][0]["flags"] == ["unavailable"]
+    problem_of(await patch(client, member, line["id"], quantity=2), 409, "product_unavailable")
+
+
+async def test_lowering_below_the_minimum_is_quantity_out_of_range(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await shirt(client, settings, min_quantity=2)
+    member = bearer(settings, "u-min")
+    line = await add(client, member, "shirt-red-m", 3)
+    body = problem_of(
+        await patch(client, member, line["id"], quantity=1), 422, "quantity_out_of_range"
+    )
+    assert (body["min_quantity"], body["max_quantity"]) == (2, 10)
+
+
+@pytest.mark.parametrize("quantity", [True, "2", 2.0])
+async def test_a_quantity_must_be_a_json_integer(
+    client: httpx.AsyncClient, settings: Settings, quantity: Any
+) -> None:
+    await shirt(client, settings)
+    member = bearer(settings, "u-strict")
+    line = await add(client, member, "shirt-red-m")
+    problem_of(await patch(client, member, line["id"], quantity=quantity), 422, "validation_error")

@@ -570,3 +570,23 @@ async def test_twenty_parallel_anonymous_creations_with_one_key_make_one_cart(
         else:
             assert_replay_of(answer, original)
     assert await cart_count(app) == 1
+
+
+async def test_a_merge_key_reused_for_another_guest_cart_is_idempotency_key_reused(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await shirt(client, settings)
+    member = bearer(settings, "u-merge-key")
+    tokens = []
+    for _ in range(2):
+        answer = await client.post(ITEMS, json=RED_M)
+        tokens.append(answer.headers["X-Cart-Token"])
+    first = await client.post(
+        "/v1/cart/merge", headers=keyed("m", {**member, "X-Cart-Token": tokens[0]})
+    )
+    assert first.status_code == 200, first.text
+    second = await client.post(
+        "/v1/cart/merge", headers=keyed("m", {**member, "X-Cart-Token": tokens[1]})
+    )
+    problem_of(second, 422, "idempotency_key_reused")
+    assert (await client.get("/v1/cart", headers={"X-Cart-Token": tokens[1]})).status_code == 200

@@ -32,14 +32,15 @@ from aimall_cart.db import ReadSession, WriteSession, commit
 
 router = APIRouter(prefix="/v1/cart", tags=["cart"])
 
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+_ETAG = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
 
 
 def _expected_version(if_match: str | None) -> int | None:
+    """The version ``If-Match`` names; ``*`` names none. One ETag only: a list is refused."""
     if if_match is None or if_match.strip() == "*":
         return None
-    match = _ETAG.match(if_match)
+    match = _ETAG.match(if_match.strip())
     if match is None:
         raise access.VersionMismatch('If-Match must be the cart\'s ETag, such as "3"')
     return int(match.group(1))

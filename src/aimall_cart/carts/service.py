@@ -138,25 +138,59 @@ async def update_item(
     expected_version: int | None,
     now: datetime,
 ) -> access.CartView:
-    """Change a line's quantity or variant; a line that becomes identical to another joins it."""
+    """Change a line's quantity or variant; a line that becomes identical to another joins it.
+    A quantity of 0 removes the line."""
     cart = await access.lock_for_change(session, principal, expected_version=expected_version)
     line = _line(cart, item_id)
     quantity = line.quantity if data.quantity is None else data.quantity
     if quantity == 0:
         cart.items.remove(line)
-        access.touch(cart, now)
-        await session.flush()
-        return await access.view(session, cart)
-    product = await catalog.get_product(session, line.product_id)
-    if data.variant_id is None and data.options is None:
-        variant = _choose(product, variant_id=line.variant_id, options=None)
+    elif data.variant_id is None and data.options is None:
+        await _set_quantity(session, line, quantity)
     else:
-        options = (
-            {**line.options, **data.options}
-            if data.options and not data.variant_id
-            else data.options
+        await _move_line(session, cart, line, data, quantity=quantity, now=now)
+    line.updated_at = now
+    access.touch(cart, now)
+    await session.flush()
+    return await access.view(session, cart)
+
+
+async def _set_quantity(session: AsyncSession, line: CartItem, quantity: int) -> None:
+    """Raising a line needs the product sold, in range and in stock. Lowering only has to stay at
+    or above the minimum, so a shopper can trim a line that went unavailable or over the max."""
+    product = await catalog.find_product(session, line.product_id)
+    if quantity > line.quantity:
+        if product is None:
+            raise rules.ProductUnavailable(
+                "This product is no longer sold", product_id=line.product_id
+            )
+        variant = _choose(product, variant_id=line.variant_id, options=None)
+        rules.check_quantity(
+            quantity, min_quantity=product.min_quantity, max_quantity=product.max_quantity
         )
-        variant = _choose(product, variant_id=data.variant_id, options=options)
+        rules.check_stock(quantity, available=await _available(session, variant.id))
+    elif product is not None:
+        ceiling = max(product.max_quantity, line.quantity)
+        rules.check_quantity(quantity, min_quantity=product.min_quantity, max_quantity=ceiling)
+    line.quantity = quantity
+
+
+async def _move_line(
+    session: AsyncSession,
+    cart: Cart,
+    line: CartItem,
+    data: UpdateItem,
+    *,
+    quantity: int,
+    now: datetime,
+) -> None:
+    """Point the line at another variant (by id, or by options merged over its own), joining
+    the line that already holds that variant if there is one."""
+    product = await catalog.get_product(session, line.product_id)
+    options = (
+        {**line.options, **data.options} if data.options and not data.variant_id else data.options
+    )
+    variant = _choose(product, variant_id=data.variant_id, options=options)
     key = rules.line_key(product.id, variant.id, variant.options)
     twin = next((i for i in cart.items if i.line_key == key and i.id != line.id), None)
     target = quantity + (twin.quantity if twin else 0)
@@ -168,13 +202,10 @@ async def update_item(
     if twin is not None:
         twin.quantity, twin.updated_at = target, now
         cart.items.remove(line)
-    else:
-        if variant.id != line.variant_id:
-            _take_variant(line, product, variant)
-        line.quantity, line.updated_at = quantity, now
-    access.touch(cart, now)
-    await session.flush()
-    return await access.view(session, cart)
+        return
+    if variant.id != line.variant_id:
+        _take_variant(line, product, variant)
+    line.quantity = quantity
 
 
 def _line(cart: Cart, item_id: uuid.UUID) -> CartItem:

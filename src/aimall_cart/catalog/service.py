@@ -39,10 +39,14 @@ class ProductStock:
     stock: dict[str, inventory.StockLevel]
 
 
-async def get_product(session: AsyncSession, product_id: str) -> Product:
-    product = await session.scalar(
+async def find_product(session: AsyncSession, product_id: str) -> Product | None:
+    return await session.scalar(
         select(Product).options(selectinload(Product.variants)).where(Product.id == product_id)
     )
+
+
+async def get_product(session: AsyncSession, product_id: str) -> Product:
+    product = await find_product(session, product_id)
     if product is None:
         raise ProductNotFound(f"No product {product_id!r}", product_id=product_id)
     return product
