@@ -73,6 +73,8 @@ async def merge(
     guest_cart = await _guest_cart(session, principal)
     member_cart = await access.find_open(session, principal, lock=False)
     if member_cart is None:
+        if expected_version is not None:
+            raise access.VersionMismatch("There is no cart at that version", current_version=None)
         member_cart, _ = await access.create(
             session, principal, guest=guest, policy=policy, now=now, lock=False
         )
@@ -144,7 +146,7 @@ def _apply(
                 unit_price=source.unit_price,
                 discount=source.discount,
                 quantity=decision.quantity,
-                created_at=now,
+                created_at=source.created_at,  # keeps the guest's line order
                 updated_at=now,
             )
             member.items.append(line)

@@ -33,7 +33,7 @@ from aimall_cart.db import ReadSession, WriteSession, commit
 router = APIRouter(prefix="/v1/cart", tags=["cart"])
 
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
-IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
 def _expected_version(if_match: str | None) -> int | None:
