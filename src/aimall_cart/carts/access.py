@@ -20,7 +20,6 @@ from aimall_cart.auth import Principal
 from aimall_cart.carts import rules
 from aimall_cart.carts.models import OPEN_STATUSES, Cart
 from aimall_cart.catalog import service as catalog
-from aimall_cart.catalog.models import Variant
 from aimall_cart.errors import Conflict, NotFound, PreconditionFailed
 from aimall_cart.inventory import service as inventory
 
@@ -151,20 +150,19 @@ def touch(cart: Cart, now: datetime) -> None:
 
 async def view(session: AsyncSession, cart: Cart) -> CartView:
     variant_ids = {item.variant_id for item in cart.items}
-    variants = await catalog.find_variants(session, variant_ids)
+    variants = await catalog.live_variants(session, variant_ids)
     stock = await inventory.levels(session, variant_ids)
     return CartView(cart, {vid: offer(v, stock.get(vid)) for vid, v in variants.items()})
 
 
-def offer(variant: Variant, stock: inventory.StockLevel | None) -> rules.Offer:
-    product = variant.product
+def offer(variant: catalog.LiveVariant, stock: inventory.StockLevel | None) -> rules.Offer:
     return rules.Offer(
-        active=product.status == "active" and variant.status == "active",
+        active=variant.sold,
         unit_price=variant.price,
         discount=variant.discount,
         available=stock.available if stock else 0,
-        min_quantity=product.min_quantity,
-        max_quantity=product.max_quantity,
+        min_quantity=variant.min_quantity,
+        max_quantity=variant.max_quantity,
     )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -52,14 +53,36 @@ async def get_product(session: AsyncSession, product_id: str) -> Product:
     return product
 
 
-async def find_variants(session: AsyncSession, variant_ids: Collection[str]) -> dict[str, Variant]:
-    """Variants with their product loaded; unknown ids are absent."""
+class LiveVariant(NamedTuple):
+    """What a cart needs to know of a variant now, read without building ORM objects."""
+
+    variant_id: str
+    sold: bool  # product and variant both active
+    price: int
+    discount: int
+    min_quantity: int
+    max_quantity: int
+
+
+async def live_variants(
+    session: AsyncSession, variant_ids: Collection[str]
+) -> dict[str, LiveVariant]:
+    """The live state of each variant; unknown ids are absent."""
     if not variant_ids:
         return {}
-    rows = await session.scalars(
-        select(Variant).options(joinedload(Variant.product)).where(Variant.id.in_(variant_ids))
+    rows = await session.execute(
+        select(
+            Variant.id,
+            and_(Variant.status == "active", Product.status == "active"),
+            Variant.price,
+            Variant.discount,
+            Product.min_quantity,
+            Product.max_quantity,
+        )
+        .join(Product, Product.id == Variant.product_id)
+        .where(Variant.id.in_(variant_ids))
     )
-    return {variant.id: variant for variant in rows}
+    return {row[0]: LiveVariant(row[0], bool(row[1]), *row[2:]) for row in rows}
 
 
 async def with_stock(session: AsyncSession, product: Product) -> ProductStock:
