@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.types import Send
 
-from aimall_cart import __version__
+from aimall_cart import __version__, worker
 from aimall_cart.auth import TokenVerifier
 from aimall_cart.carts.routes import router as cart_router
 from aimall_cart.catalog.routes import router as catalog_router
@@ -136,6 +137,7 @@ def _register_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    clock = Clock()
     database = Database(
         settings.database_url,
         pool_size=settings.database_pool_size,
@@ -145,7 +147,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        background = None
+        if settings.embedded_worker:
+            background = asyncio.create_task(
+                worker.run_forever(
+                    database, clock, stop=stop, tick_seconds=settings.worker_tick_seconds
+                )
+            )
         yield
+        stop.set()
+        if background is not None:
+            await background
         await database.dispose()
 
     app = FastAPI(
@@ -154,7 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Carts for guests and members, live flags, checkout and recovery.",
         lifespan=lifespan,
     )
-    clock, verifier = Clock(), TokenVerifier(settings)
+    verifier = TokenVerifier(settings)
     app.state.settings = settings
     app.state.database = database
     app.state.clock = clock

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from datetime import timedelta
 from typing import Annotated
 
@@ -29,10 +31,17 @@ def serve(
         bool | None,
         typer.Option(help="Apply migrations first (default: yes on SQLite, no on PostgreSQL)"),
     ] = None,
+    worker: Annotated[
+        bool | None,
+        typer.Option(help="Run the background worker in the server (default from settings)"),
+    ] = None,
 ) -> None:
     """Serve the HTTP API."""
     import uvicorn
 
+    if worker is not None:
+        # The server processes build their settings from the environment.
+        os.environ["AIMALL_CART_EMBEDDED_WORKER"] = "true" if worker else "false"
     settings = get_settings()
     if migrate if migrate is not None else settings.is_sqlite:
         migrations.upgrade(settings.database_url)
@@ -47,6 +56,31 @@ def serve(
         http="httptools",
         proxy_headers=False,
     )
+
+
+@app.command(name="worker")
+def run_worker() -> None:
+    """Run the background jobs until interrupted (when servers run with --no-worker)."""
+    from aimall_cart import worker
+    from aimall_cart.db import Database
+
+    settings = get_settings()
+
+    async def main() -> None:
+        database = Database(settings.database_url)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        console.print("[green]worker running[/green]; Ctrl+C stops it")
+        try:
+            await worker.run_forever(
+                database, Clock(), stop=stop, tick_seconds=settings.worker_tick_seconds
+            )
+        finally:
+            await database.dispose()
+
+    asyncio.run(main())
 
 
 @app.command()

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(default=20, ge=0)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
 
+    embedded_worker: bool = True
+    worker_tick_seconds: float = Field(default=1.0, gt=0)
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"
