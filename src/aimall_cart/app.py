@@ -12,7 +12,6 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.types import Send
@@ -21,6 +20,8 @@ from aimall_cart import __version__, worker
 from aimall_cart.auth import TokenVerifier
 from aimall_cart.carts.routes import router as cart_router
 from aimall_cart.catalog.routes import router as catalog_router
+from aimall_cart.checkout.routes import orders as orders_router
+from aimall_cart.checkout.routes import router as checkout_router
 from aimall_cart.clock import Clock
 from aimall_cart.config import Settings, get_settings
 from aimall_cart.db import Database, is_transient
@@ -37,6 +38,7 @@ from aimall_cart.errors import (
 )
 from aimall_cart.idempotency import IdempotencyKeys
 from aimall_cart.middleware import BodyLimit, RequestId, request_id
+from aimall_cart.operations import router as operations_router
 
 log = logging.getLogger("aimall_cart")
 
@@ -137,7 +139,6 @@ def _register_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    clock = Clock()
     database = Database(
         settings.database_url,
         pool_size=settings.database_pool_size,
@@ -151,9 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         background = None
         if settings.embedded_worker:
             background = asyncio.create_task(
-                worker.run_forever(
-                    database, clock, stop=stop, tick_seconds=settings.worker_tick_seconds
-                )
+                worker.run_forever(database, settings, clock, stop=stop)
             )
         yield
         stop.set()
@@ -167,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Carts for guests and members, live flags, checkout and recovery.",
         lifespan=lifespan,
     )
+    clock = Clock(database if settings.test_clock else None)
     verifier = TokenVerifier(settings)
     app.state.settings = settings
     app.state.database = database
@@ -184,16 +184,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, send_problem=_send_problem)
     app.add_middleware(RequestId)
     app.include_router(cart_router)
+    app.include_router(checkout_router)
+    app.include_router(orders_router)
     app.include_router(catalog_router)
-
-    @app.get("/healthz", tags=["operations"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["operations"])
-    async def readyz() -> Response:
-        async with database.read_session() as session:
-            await session.execute(text("SELECT 1"))
-        return Response(orjson.dumps({"status": "ready"}), media_type="application/json")
+    app.include_router(operations_router)
 
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -74,9 +74,8 @@ def run_worker() -> None:
             loop.add_signal_handler(signum, stop.set)
         console.print("[green]worker running[/green]; Ctrl+C stops it")
         try:
-            await worker.run_forever(
-                database, Clock(), stop=stop, tick_seconds=settings.worker_tick_seconds
-            )
+            clock = Clock(database if settings.test_clock else None)
+            await worker.run_forever(database, settings, clock, stop=stop)
         finally:
             await database.dispose()
 
@@ -113,7 +112,7 @@ async def _seed_demo(*, count: int, reset: bool) -> tuple[int, int]:
     settings = get_settings()
     database = Database(settings.database_url)
     admin = Principal(user_id="seed", role="admin")
-    now = Clock().now()
+    now = await Clock().now()
     written = kept = 0
     try:
         async with database.write_session() as session:
@@ -150,7 +149,7 @@ def token(
             settings,
             sub=sub,
             role=checked_role,
-            now=Clock().now(),
+            now=datetime.now(UTC),  # JWT expiry is checked against real time, never the test clock
             ttl=timedelta(minutes=ttl_minutes),
             seller_id=seller_id,
         )

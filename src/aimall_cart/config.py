@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Development defaults are public knowledge, so production refuses to start with them.
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105
 DEV_TOKEN_HASH_KEY = "dev-only-token-hash-key-change-me-0123456789"  # noqa: S105
+DEV_WEBHOOK_SECRET = "dev-only-webhook-secret-change-me-0123456789"  # noqa: S105
 
 
 class Settings(BaseSettings):
@@ -24,6 +25,15 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1)
     database_max_overflow: int = Field(default=20, ge=0)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+
+    test_clock: bool = False
+    reservation_ttl_seconds: int = Field(default=900, ge=1)
+    order_webhook_url: str | None = None
+    order_webhook_secret: str = DEV_WEBHOOK_SECRET
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_backoff_base_seconds: float = Field(default=2.0, gt=0)
+    outbox_lease_seconds: int = Field(default=60, ge=1)
 
     embedded_worker: bool = True
     worker_tick_seconds: float = Field(default=1.0, gt=0)
@@ -52,6 +62,10 @@ class Settings(BaseSettings):
             raise ValueError("AIMALL_CART_JWT_SECRET must be set in production")
         if self.token_hash_key == DEV_TOKEN_HASH_KEY:
             raise ValueError("AIMALL_CART_TOKEN_HASH_KEY must be set in production")
+        if self.order_webhook_url and self.order_webhook_secret == DEV_WEBHOOK_SECRET:
+            raise ValueError("AIMALL_CART_ORDER_WEBHOOK_SECRET must be set in production")
+        if self.test_clock:
+            raise ValueError("AIMALL_CART_TEST_CLOCK must never be on in production")
         if len(self.jwt_secret) < 32 and self.jwt_public_key is None:
             raise ValueError("AIMALL_CART_JWT_SECRET must be at least 32 characters")
         return self

@@ -187,7 +187,7 @@ class IdempotencyKeys:
         return "anonymous"
 
     async def _claim(self, caller: str, key: str, print_: str) -> Claim | IdempotencyRecord:
-        now = self.clock.now()
+        now = await self.clock.now()
         for _ in range(2):  # a racing first claim makes the second one see it on the retry
             async with self.database.write_session() as session:
                 try:

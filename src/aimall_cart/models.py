@@ -2,18 +2,30 @@
 
 from aimall_cart.carts.models import Cart, CartItem
 from aimall_cart.catalog.models import Product, Variant
+from aimall_cart.checkout.models import CartArchive, Checkout, Order, OrderLine
+from aimall_cart.clock import ClockOffset
 from aimall_cart.db import Base
+from aimall_cart.events import OutboxEvent
+from aimall_cart.health import WorkerHeartbeat
 from aimall_cart.idempotency import IdempotencyRecord
-from aimall_cart.inventory.models import Inventory
+from aimall_cart.inventory.models import Inventory, Reservation
 
 metadata = Base.metadata
 
 __all__ = [
     "Cart",
+    "CartArchive",
     "CartItem",
+    "Checkout",
+    "ClockOffset",
     "IdempotencyRecord",
     "Inventory",
+    "Order",
+    "OrderLine",
+    "OutboxEvent",
     "Product",
+    "Reservation",
     "Variant",
+    "WorkerHeartbeat",
     "metadata",
 ]

@@ -9,46 +9,91 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from aimall_cart import idempotency
+import httpx
+
+from aimall_cart import delivery, health, idempotency
+from aimall_cart.checkout import service as checkout
 from aimall_cart.clock import Clock
+from aimall_cart.config import Settings
 from aimall_cart.db import Database
 
 log = logging.getLogger("aimall_cart.worker")
+
+
+@dataclass
+class Context:
+    """What the jobs share: the database, settings, one HTTP client, and who this worker is."""
+
+    database: Database
+    settings: Settings
+    http: httpx.AsyncClient
+    started_at: datetime
+    worker_id: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class Job:
     name: str
     every: timedelta
-    run: Callable[[Database, datetime], Awaitable[int]]
+    run: Callable[[Context, datetime], Awaitable[int]]
 
 
-async def purge_idempotency_keys(database: Database, now: datetime) -> int:
-    async with database.write_session() as session:
+async def heartbeat(context: Context, now: datetime) -> int:
+    async with context.database.write_session() as session:
+        await health.beat(
+            session, worker_id=context.worker_id, started_at=context.started_at, now=now
+        )
+        await session.commit()
+    return 0
+
+
+async def deliver_events(context: Context, now: datetime) -> int:
+    return await delivery.deliver_due(context.database, context.settings, context.http, now=now)
+
+
+async def expire_checkouts(context: Context, now: datetime) -> int:
+    async with context.database.write_session() as session:
+        expired = await checkout.expire_lapsed(session, now=now)
+        await session.commit()
+    return expired
+
+
+async def purge_idempotency_keys(context: Context, now: datetime) -> int:
+    async with context.database.write_session() as session:
         purged = await idempotency.purge_expired(session, now=now)
         await session.commit()
     return purged
 
 
-JOBS = (Job("purge-idempotency-keys", timedelta(minutes=10), purge_idempotency_keys),)
+JOBS = (
+    Job("heartbeat", timedelta(seconds=10), heartbeat),
+    Job("deliver-events", timedelta(seconds=1), deliver_events),
+    Job("expire-checkouts", timedelta(seconds=5), expire_checkouts),
+    Job("purge-idempotency-keys", timedelta(minutes=10), purge_idempotency_keys),
+)
 
 
 async def run_due(
-    database: Database, clock: Clock, last_run: dict[str, datetime], jobs: tuple[Job, ...] = JOBS
+    context: Context, clock: Clock, last_run: dict[str, datetime], jobs: tuple[Job, ...] = JOBS
 ) -> dict[str, int]:
-    """Run the jobs whose time has come; a failing job is logged and tried again next time."""
+    """Run the jobs whose time has come; a failing job is logged and tried again next tick."""
     done: dict[str, int] = {}
     for job in jobs:
-        now = clock.now()
+        now = await clock.now()
         previous = last_run.get(job.name)
         if previous is not None and now - previous < job.every:
             continue
         try:
-            done[job.name] = await job.run(database, now)
+            done[job.name] = await job.run(context, now)
         except Exception:
             log.exception("worker job %s failed", job.name)
             continue
@@ -59,10 +104,12 @@ async def run_due(
 
 
 async def run_forever(
-    database: Database, clock: Clock, *, stop: asyncio.Event, tick_seconds: float = 1.0
+    database: Database, settings: Settings, clock: Clock, *, stop: asyncio.Event
 ) -> None:
     last_run: dict[str, datetime] = {}
-    while not stop.is_set():
-        await run_due(database, clock, last_run)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=tick_seconds)
+    async with httpx.AsyncClient() as http:
+        context = Context(database, settings, http, started_at=await clock.now())
+        while not stop.is_set():
+            await run_due(context, clock, last_run)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.worker_tick_seconds)

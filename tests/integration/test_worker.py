@@ -4,19 +4,30 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from sqlalchemy import func, select
 
 from aimall_cart import idempotency, worker
 from aimall_cart.clock import Clock
+from aimall_cart.config import Settings
 from aimall_cart.db import Database
 
 
 class FixedClock(Clock):
     def __init__(self, now: datetime) -> None:
+        super().__init__()
         self.at = now
 
-    def now(self) -> datetime:
+    async def now(self) -> datetime:
         return self.at
+
+
+def _context(database: Database) -> worker.Context:
+    settings = Settings(database_url=database.url, env="test", _env_file=None)  # type: ignore[call-arg]
+    return worker.Context(database, settings, httpx.AsyncClient(), started_at=datetime.now(UTC))
+
+
+PURGE = tuple(job for job in worker.JOBS if job.name == "purge-idempotency-keys")
 
 
 async def _claim(database: Database, key: str, now: datetime) -> None:
@@ -50,12 +61,17 @@ async def test_worker_purges_expired_idempotency_keys_when_the_job_falls_due(
         await _claim(database, "old", start)
         await _claim(database, "new", start + timedelta(hours=20))
         clock, last_run = FixedClock(start + timedelta(hours=25)), {}
-        assert await worker.run_due(database, clock, last_run) == {"purge-idempotency-keys": 1}
+        context = _context(database)
+        assert await worker.run_due(context, clock, last_run, PURGE) == {
+            "purge-idempotency-keys": 1
+        }
         assert await _keys(database) == 1
         clock.at += timedelta(minutes=1)  # not due again yet
-        assert await worker.run_due(database, clock, last_run) == {}
+        assert await worker.run_due(context, clock, last_run, PURGE) == {}
         clock.at += timedelta(hours=20)
-        assert await worker.run_due(database, clock, last_run) == {"purge-idempotency-keys": 1}
+        assert await worker.run_due(context, clock, last_run, PURGE) == {
+            "purge-idempotency-keys": 1
+        }
         assert await _keys(database) == 0
     finally:
         await database.dispose()
@@ -64,7 +80,7 @@ async def test_worker_purges_expired_idempotency_keys_when_the_job_falls_due(
 async def test_a_failing_job_is_retried_on_the_next_tick(database_url: str) -> None:
     calls: list[datetime] = []
 
-    async def flaky(_: Database, now: datetime) -> int:
+    async def flaky(_: worker.Context, now: datetime) -> int:
         calls.append(now)
         if len(calls) == 1:
             raise RuntimeError("first run fails")
@@ -74,8 +90,9 @@ async def test_a_failing_job_is_retried_on_the_next_tick(database_url: str) -> N
     jobs = (worker.Job("flaky", timedelta(hours=1), flaky),)
     clock, last_run = FixedClock(datetime(2026, 1, 1, tzinfo=UTC)), {}
     try:
-        assert await worker.run_due(database, clock, last_run, jobs) == {}
-        assert await worker.run_due(database, clock, last_run, jobs) == {"flaky": 1}
+        context = _context(database)
+        assert await worker.run_due(context, clock, last_run, jobs) == {}
+        assert await worker.run_due(context, clock, last_run, jobs) == {"flaky": 1}
         assert len(calls) == 2
     finally:
         await database.dispose()

@@ -61,6 +61,7 @@ class CartView:
 
     cart: Cart
     offers: dict[str, rules.Offer]
+    status: str
     guest_token: str | None = None
     created: bool = False
 
@@ -122,16 +123,18 @@ async def create(
 
 
 async def lock_for_change(
-    session: AsyncSession, principal: Principal, *, expected_version: int | None
+    session: AsyncSession, principal: Principal, *, expected_version: int | None, now: datetime
 ) -> Cart:
     cart = await find_open(session, principal, lock=True)
     if cart is None:
         raise CartNotFound("There is no cart")
-    check_changeable(cart, expected_version)
+    check_changeable(cart, expected_version, now=now)
     return cart
 
 
-def check_changeable(cart: Cart, expected_version: int | None) -> None:
+def check_changeable(cart: Cart, expected_version: int | None, *, now: datetime) -> None:
+    """Refuse a change to a cart at another version, or held by a checkout in progress. A
+    checkout whose reservation lapsed no longer holds the cart: it is unlocked here and now."""
     if expected_version is not None and cart.version != expected_version:
         raise VersionMismatch(
             "The cart has changed since you read it",
@@ -139,20 +142,29 @@ def check_changeable(cart: Cart, expected_version: int | None) -> None:
             expected_version=expected_version,
         )
     if cart.status == "locked":
-        raise CartLocked("The cart is locked while checkout is in progress")
+        if not lock_lapsed(cart, now):
+            raise CartLocked("The cart is locked while checkout is in progress")
+        cart.status, cart.locked_until = "active", None
 
 
-def touch(cart: Cart, now: datetime) -> None:
+def lock_lapsed(cart: Cart, now: datetime) -> bool:
+    return cart.status == "locked" and cart.locked_until is not None and cart.locked_until <= now
+
+
+def touch(cart: Cart, now: datetime, *, by_shopper: bool = True) -> None:
+    """Record a change: a new version, and (when the shopper made it) fresh activity."""
     cart.version += 1
     cart.updated_at = now
-    cart.last_activity_at = now
+    if by_shopper:
+        cart.last_activity_at = now
 
 
-async def view(session: AsyncSession, cart: Cart) -> CartView:
+async def view(session: AsyncSession, cart: Cart, *, now: datetime) -> CartView:
     variant_ids = {item.variant_id for item in cart.items}
     variants = await catalog.live_variants(session, variant_ids)
-    stock = await inventory.levels(session, variant_ids)
-    return CartView(cart, {vid: offer(v, stock.get(vid)) for vid, v in variants.items()})
+    stock = await inventory.levels(session, variant_ids, now=now)
+    offers = {vid: offer(v, stock.get(vid)) for vid, v in variants.items()}
+    return CartView(cart, offers, "active" if lock_lapsed(cart, now) else cart.status)
 
 
 def offer(variant: catalog.LiveVariant, stock: inventory.StockLevel | None) -> rules.Offer:
@@ -167,9 +179,9 @@ def offer(variant: catalog.LiveVariant, stock: inventory.StockLevel | None) -> r
 
 
 async def view_of_new(
-    session: AsyncSession, cart: Cart, *, created: bool, guest: GuestCredential
+    session: AsyncSession, cart: Cart, *, created: bool, guest: GuestCredential, now: datetime
 ) -> CartView:
-    result = await view(session, cart)
+    result = await view(session, cart, now=now)
     result.created = created
     if created and cart.user_id is None:
         result.guest_token = guest.token

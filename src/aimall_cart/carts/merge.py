@@ -80,14 +80,14 @@ async def merge(
         )
     locked = await _lock_in_id_order(session, sorted([guest_cart.id, member_cart.id]))
     guest_cart, member_cart = locked[guest_cart.id], locked[member_cart.id]
-    access.check_changeable(member_cart, expected_version)
+    access.check_changeable(member_cart, expected_version, now=now)
     if guest_cart.status == "merged":
         if guest_cart.merged_into_id != member_cart.id:
             raise access.CartNotFound("There is no such guest cart")
-        return MergeResult(await access.view(session, member_cart), strategy)
-    access.check_changeable(guest_cart, None)
+        return MergeResult(await access.view(session, member_cart, now=now), strategy)
+    access.check_changeable(guest_cart, None, now=now)
 
-    guest_view = await access.view(session, guest_cart)
+    guest_view = await access.view(session, guest_cart, now=now)
     member_currency_fixed = bool(member_cart.items) and strategy != "replace"
     decisions = rules.plan_merge(
         {line.line_key: line.quantity for line in member_cart.items},
@@ -107,7 +107,7 @@ async def merge(
         access.touch(guest_cart, now)
         access.touch(member_cart, now)
     await session.flush()
-    return MergeResult(await access.view(session, member_cart), strategy, decisions, lines)
+    return MergeResult(await access.view(session, member_cart, now=now), strategy, decisions, lines)
 
 
 def _guest_line(line: CartItem, offer: rules.Offer | None, currency: str) -> rules.GuestLine:

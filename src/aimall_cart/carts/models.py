@@ -38,6 +38,8 @@ class Cart(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     currency: Mapped[str] = mapped_column(String(3))
     version: Mapped[int] = mapped_column(default=1)
+    # While a checkout holds the cart: when its reservation lapses and the cart is free again.
+    locked_until: Mapped[datetime | None]
     # Set when a guest cart is merged into a member's, so a repeated merge can say "already done".
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("carts.id"))
     created_at: Mapped[datetime]

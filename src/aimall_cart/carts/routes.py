@@ -9,20 +9,16 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from aimall_cart.auth import CurrentPrincipal
-from aimall_cart.carts import access, rules
+from aimall_cart.carts import access, present, rules
 from aimall_cart.carts import merge as merging
 from aimall_cart.carts import service as carts
 from aimall_cart.carts.schemas import (
     AddItem,
     CartOut,
-    IssueOut,
-    ItemOut,
     MergeLineOut,
     MergeOut,
     MergeReportOut,
     MergeRequest,
-    Owner,
-    TotalsOut,
     UpdateItem,
 )
 from aimall_cart.clock import Now
@@ -36,7 +32,7 @@ _ETAG = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
-def _expected_version(if_match: str | None) -> int | None:
+def expected_version(if_match: str | None) -> int | None:
     """The version ``If-Match`` names; ``*`` names none. One ETag only: a list is refused."""
     if if_match is None or if_match.strip() == "*":
         return None
@@ -59,64 +55,12 @@ def _guest(request: Request) -> access.GuestCredential:
     return access.GuestCredential(token, keyed_hash(token, key=settings.token_hash_key))
 
 
-def render(view: access.CartView) -> CartOut:
-    cart, items, issues = view.cart, [], []
-    for item in cart.items:
-        offer = view.offers.get(item.variant_id)
-        line = rules.Line(item.quantity, item.unit_price, item.discount)
-        flags = rules.line_flags(line, offer)
-        items.append(
-            ItemOut(
-                id=item.id,
-                product_id=item.product_id,
-                variant_id=item.variant_id,
-                name=item.name,
-                thumbnail_url=item.thumbnail_url,
-                options=item.options,
-                quantity=item.quantity,
-                min_quantity=offer.min_quantity if offer else None,
-                max_quantity=offer.max_quantity if offer else None,
-                unit_price=item.unit_price,
-                discount=item.discount,
-                line_total=line.total,
-                current_unit_price=offer.unit_price if offer else None,
-                current_discount=offer.discount if offer else None,
-                available_quantity=offer.available if offer else None,
-                flags=flags,
-            )
-        )
-        issues += [
-            IssueOut(item_id=item.id, code=flag, message=rules.flag_message(flag, offer))
-            for flag in flags
-        ]
-    totals = rules.totals(rules.Line(i.quantity, i.unit_price, i.discount) for i in cart.items)
-    return CartOut(
-        id=cart.id,
-        status=cart.status,
-        version=cart.version,
-        currency=cart.currency,
-        owner=Owner(type="member", user_id=cart.user_id) if cart.user_id else Owner(type="guest"),
-        items=items,
-        totals=TotalsOut(
-            subtotal=totals.subtotal,
-            discount=totals.discount,
-            total=totals.total,
-            item_count=totals.item_count,
-        ),
-        checkout_blocked=bool(issues),
-        issues=issues,
-        created_at=cart.created_at,
-        updated_at=cart.updated_at,
-        guest_token=view.guest_token,
-    )
-
-
 def _respond(response: Response, view: access.CartView, *, created_status: int = 200) -> CartOut:
     response.headers["ETag"] = f'"{view.cart.version}"'
     if view.guest_token is not None:
         response.headers["X-Cart-Token"] = view.guest_token
     response.status_code = created_status if view.created else status.HTTP_200_OK
-    return render(view)
+    return present.cart_body(view)
 
 
 @router.post("", response_model=CartOut, status_code=201)
@@ -138,9 +82,9 @@ async def create_cart(
 
 @router.get("", response_model=CartOut)
 async def read_cart(
-    response: Response, session: ReadSession, principal: CurrentPrincipal
+    response: Response, session: ReadSession, principal: CurrentPrincipal, now: Now
 ) -> CartOut:
-    return _respond(response, await carts.get_cart(session, principal=principal))
+    return _respond(response, await carts.get_cart(session, principal=principal, now=now))
 
 
 @router.post("/items", response_model=CartOut, status_code=201)
@@ -159,7 +103,7 @@ async def add_item(
             session,
             principal=principal,
             data=body,
-            expected_version=_expected_version(if_match),
+            expected_version=expected_version(if_match),
             guest=_guest(request),
             policy=_policy(request),
             now=now,
@@ -185,7 +129,7 @@ async def update_item(
             principal=principal,
             item_id=item_id,
             data=body,
-            expected_version=_expected_version(if_match),
+            expected_version=expected_version(if_match),
             now=now,
         ),
     )
@@ -207,7 +151,7 @@ async def remove_item(
             session,
             principal=principal,
             item_id=item_id,
-            expected_version=_expected_version(if_match),
+            expected_version=expected_version(if_match),
             now=now,
         ),
     )
@@ -225,7 +169,7 @@ async def clear_items(
     view = await commit(
         session,
         lambda: carts.clear(
-            session, principal=principal, expected_version=_expected_version(if_match), now=now
+            session, principal=principal, expected_version=expected_version(if_match), now=now
         ),
     )
     return _respond(response, view)
@@ -276,7 +220,7 @@ async def merge_guest_cart(
             principal=principal,
             strategy=(body or MergeRequest()).strategy,
             preview=preview,
-            expected_version=_expected_version(if_match),
+            expected_version=expected_version(if_match),
             guest=_guest(request),
             policy=_policy(request),
             now=now,

@@ -20,11 +20,13 @@ from aimall_cart.catalog.models import Product, Variant
 from aimall_cart.inventory import service as inventory
 
 
-async def get_cart(session: AsyncSession, *, principal: Principal) -> access.CartView:
+async def get_cart(
+    session: AsyncSession, *, principal: Principal, now: datetime
+) -> access.CartView:
     cart = await access.find_open(session, principal, lock=False)
     if cart is None:
         raise access.CartNotFound("There is no cart")
-    return await access.view(session, cart)
+    return await access.view(session, cart, now=now)
 
 
 async def open_cart(
@@ -38,9 +40,9 @@ async def open_cart(
     """The caller's open cart, created if there is none (``created`` tells which)."""
     cart = await access.find_open(session, principal, lock=True)
     if cart is not None:
-        return await access.view(session, cart)
+        return await access.view(session, cart, now=now)
     cart, created = await access.create(session, principal, guest=guest, policy=policy, now=now)
-    return await access.view_of_new(session, cart, created=created, guest=guest)
+    return await access.view_of_new(session, cart, created=created, guest=guest, now=now)
 
 
 def _choose(product: Product, *, variant_id: str | None, options: dict[str, str] | None) -> Variant:
@@ -54,8 +56,8 @@ def _choose(product: Product, *, variant_id: str | None, options: dict[str, str]
     return variant
 
 
-async def _available(session: AsyncSession, variant_id: str) -> int:
-    level = (await inventory.levels(session, [variant_id])).get(variant_id)
+async def _available(session: AsyncSession, variant_id: str, *, now: datetime) -> int:
+    level = (await inventory.levels(session, [variant_id], now=now)).get(variant_id)
     return level.available if level else 0
 
 
@@ -95,7 +97,7 @@ async def add_item(
         cart, cart_created = await access.create(
             session, principal, guest=guest, policy=policy, now=now
         )
-    access.check_changeable(cart, expected_version)
+    access.check_changeable(cart, expected_version, now=now)
     product = await catalog.get_product(session, data.product_id)
     variant = _choose(product, variant_id=data.variant_id, options=data.options)
     bounds = {"min_quantity": product.min_quantity, "max_quantity": product.max_quantity}
@@ -117,14 +119,14 @@ async def add_item(
             cart_currency=cart.currency,
             currency=product.currency,
         )
-    rules.check_stock(quantity, available=await _available(session, variant.id))
+    rules.check_stock(quantity, available=await _available(session, variant.id, now=now))
     if line is None:
         cart.items.append(_new_line(product, variant, quantity=quantity, now=now))
     else:
         line.quantity, line.updated_at = quantity, now
     access.touch(cart, now)
     await session.flush()
-    result = await access.view_of_new(session, cart, created=cart_created, guest=guest)
+    result = await access.view_of_new(session, cart, created=cart_created, guest=guest, now=now)
     result.created = line is None
     return result
 
@@ -140,22 +142,26 @@ async def update_item(
 ) -> access.CartView:
     """Change a line's quantity or variant; a line that becomes identical to another joins it.
     A quantity of 0 removes the line."""
-    cart = await access.lock_for_change(session, principal, expected_version=expected_version)
+    cart = await access.lock_for_change(
+        session, principal, expected_version=expected_version, now=now
+    )
     line = _line(cart, item_id)
     quantity = line.quantity if data.quantity is None else data.quantity
     if quantity == 0:
         cart.items.remove(line)
     elif data.variant_id is None and data.options is None:
-        await _set_quantity(session, line, quantity)
+        await _set_quantity(session, line, quantity, now=now)
     else:
         await _move_line(session, cart, line, data, quantity=quantity, now=now)
     line.updated_at = now
     access.touch(cart, now)
     await session.flush()
-    return await access.view(session, cart)
+    return await access.view(session, cart, now=now)
 
 
-async def _set_quantity(session: AsyncSession, line: CartItem, quantity: int) -> None:
+async def _set_quantity(
+    session: AsyncSession, line: CartItem, quantity: int, *, now: datetime
+) -> None:
     """Raising a line needs the product sold, in range and in stock. Lowering only has to stay at
     or above the minimum, so a shopper can trim a line that went unavailable or over the max."""
     product = await catalog.find_product(session, line.product_id)
@@ -168,7 +174,7 @@ async def _set_quantity(session: AsyncSession, line: CartItem, quantity: int) ->
         rules.check_quantity(
             quantity, min_quantity=product.min_quantity, max_quantity=product.max_quantity
         )
-        rules.check_stock(quantity, available=await _available(session, variant.id))
+        rules.check_stock(quantity, available=await _available(session, variant.id, now=now))
     elif product is not None:
         ceiling = max(product.max_quantity, line.quantity)
         rules.check_quantity(quantity, min_quantity=product.min_quantity, max_quantity=ceiling)
@@ -198,7 +204,7 @@ async def _move_line(
         target, min_quantity=product.min_quantity, max_quantity=product.max_quantity
     )
     if variant.id != line.variant_id or target > line.quantity:
-        rules.check_stock(target, available=await _available(session, variant.id))
+        rules.check_stock(target, available=await _available(session, variant.id, now=now))
     if twin is not None:
         twin.quantity, twin.updated_at = target, now
         cart.items.remove(line)
@@ -223,18 +229,22 @@ async def remove_item(
     expected_version: int | None,
     now: datetime,
 ) -> access.CartView:
-    cart = await access.lock_for_change(session, principal, expected_version=expected_version)
+    cart = await access.lock_for_change(
+        session, principal, expected_version=expected_version, now=now
+    )
     cart.items.remove(_line(cart, item_id))
     access.touch(cart, now)
     await session.flush()
-    return await access.view(session, cart)
+    return await access.view(session, cart, now=now)
 
 
 async def clear(
     session: AsyncSession, *, principal: Principal, expected_version: int | None, now: datetime
 ) -> access.CartView:
-    cart = await access.lock_for_change(session, principal, expected_version=expected_version)
+    cart = await access.lock_for_change(
+        session, principal, expected_version=expected_version, now=now
+    )
     cart.items.clear()
     access.touch(cart, now)
     await session.flush()
-    return await access.view(session, cart)
+    return await access.view(session, cart, now=now)

@@ -86,21 +86,22 @@ async def patch_variant(
 
 
 @router.get("/products/{product_id}", response_model=ProductOut)
-async def get_product(product_id: ProductId, session: ReadSession) -> ProductOut:
+async def get_product(product_id: ProductId, session: ReadSession, now: Now) -> ProductOut:
     product = await catalog.get_product(session, product_id)
-    return render(await catalog.with_stock(session, product))
+    return render(await catalog.with_stock(session, product, now=now))
 
 
 @router.get("/products", response_model=ProductPage)
 async def list_products(
     session: ReadSession,
+    now: Now,
     category: Annotated[Text | None, Query(max_length=120)] = None,
     q: Annotated[Text | None, Query(max_length=200)] = None,
     cursor: Annotated[CatalogId | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ProductPage:
     items = await catalog.list_products(
-        session, category=category, query=q, after=cursor, limit=limit
+        session, category=category, query=q, after=cursor, limit=limit, now=now
     )
     next_cursor = items[-1].product.id if len(items) == limit else None
     return ProductPage(items=[render(i) for i in items], next_cursor=next_cursor)

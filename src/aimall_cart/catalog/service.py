@@ -85,8 +85,8 @@ async def live_variants(
     return {row[0]: LiveVariant(row[0], bool(row[1]), *row[2:]) for row in rows}
 
 
-async def with_stock(session: AsyncSession, product: Product) -> ProductStock:
-    stock = await inventory.levels(session, [v.id for v in product.variants])
+async def with_stock(session: AsyncSession, product: Product, *, now: datetime) -> ProductStock:
+    stock = await inventory.levels(session, [v.id for v in product.variants], now=now)
     return ProductStock(product, stock)
 
 
@@ -97,6 +97,7 @@ async def list_products(
     query: str | None,
     after: str | None,
     limit: int,
+    now: datetime,
 ) -> list[ProductStock]:
     """Active products in id order, a page after the cursor ``after``."""
     stmt = (
@@ -114,7 +115,7 @@ async def list_products(
     if after is not None:
         stmt = stmt.where(Product.id > after)
     products = list(await session.scalars(stmt))
-    stock = await inventory.levels(session, [v.id for p in products for v in p.variants])
+    stock = await inventory.levels(session, [v.id for p in products for v in p.variants], now=now)
     return [
         ProductStock(p, {v.id: stock[v.id] for v in p.variants if v.id in stock}) for p in products
     ]
@@ -183,7 +184,7 @@ async def upsert_product(
     for item in data.variants:
         await inventory.set_on_hand(session, variant_id=item.variant_id, on_hand=item.stock)
     await session.flush()
-    return await with_stock(session, product), created
+    return await with_stock(session, product, now=now), created
 
 
 async def patch_variant(
@@ -216,4 +217,4 @@ async def patch_variant(
     if data.stock is not None:
         await inventory.set_on_hand(session, variant_id=variant_id, on_hand=data.stock)
     await session.flush()
-    return await with_stock(session, variant.product)
+    return await with_stock(session, variant.product, now=now)

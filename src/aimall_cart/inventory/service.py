@@ -1,15 +1,24 @@
-"""Stock on hand and what of it is free."""
+"""Stock on hand, what checkouts hold of it, and what is free.
+
+Free stock is ``on_hand - reserved`` plus whatever expired holds have not been swept yet, so a
+lapsed checkout gives its units back the moment it expires. Every change to ``inventory`` goes in
+sorted variant order, one conditional statement per variant, and the
+``CHECK (reserved <= on_hand)`` is the backstop.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Mapping
+from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimall_cart.errors import Conflict
-from aimall_cart.inventory.models import Inventory
+from aimall_cart.inventory.models import Inventory, Reservation
 
 
 class StockBelowReserved(Conflict):
@@ -21,8 +30,31 @@ class StockLevel(NamedTuple):
     available: int
 
 
-async def levels(session: AsyncSession, variant_ids: Collection[str]) -> dict[str, StockLevel]:
-    """Units on hand and free (on hand less reserved) per variant; unknown variants are absent."""
+class Shortage(NamedTuple):
+    variant_id: str
+    requested: int
+    available: int
+
+
+async def _expired_holds(
+    session: AsyncSession, variant_ids: Collection[str], now: datetime
+) -> dict[str, int]:
+    rows = await session.execute(
+        select(Reservation.variant_id, func.sum(Reservation.quantity))
+        .where(
+            Reservation.variant_id.in_(variant_ids),
+            Reservation.status == "held",
+            Reservation.expires_at <= now,
+        )
+        .group_by(Reservation.variant_id)
+    )
+    return {variant_id: int(quantity) for variant_id, quantity in rows}
+
+
+async def levels(
+    session: AsyncSession, variant_ids: Collection[str], *, now: datetime
+) -> dict[str, StockLevel]:
+    """Units on hand and free per variant; unknown variants are absent."""
     if not variant_ids:
         return {}
     rows = await session.execute(
@@ -30,8 +62,9 @@ async def levels(session: AsyncSession, variant_ids: Collection[str]) -> dict[st
             Inventory.variant_id.in_(variant_ids)
         )
     )
+    lapsed = await _expired_holds(session, variant_ids, now)
     return {
-        variant_id: StockLevel(on_hand, max(on_hand - reserved, 0))
+        variant_id: StockLevel(on_hand, max(on_hand - reserved + lapsed.get(variant_id, 0), 0))
         for variant_id, on_hand, reserved in rows
     }
 
@@ -49,3 +82,130 @@ async def set_on_hand(session: AsyncSession, *, variant_id: str, on_hand: int) -
             reserved=stock.reserved,
         )
     stock.on_hand = on_hand
+
+
+async def _unreserve(session: AsyncSession, held: Mapping[str, int], *, sold: bool) -> None:
+    for variant_id in sorted(held):
+        quantity = held[variant_id]
+        values = {"reserved": Inventory.reserved - quantity}
+        if sold:
+            values["on_hand"] = Inventory.on_hand - quantity
+        await session.execute(
+            update(Inventory).where(Inventory.variant_id == variant_id).values(**values)
+        )
+
+
+def _by_variant(rows: Collection[tuple[uuid.UUID, str, int]]) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for _, variant_id, quantity in rows:
+        totals[variant_id] += quantity
+    return dict(totals)
+
+
+async def release_expired(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    variant_ids: Collection[str] | None = None,
+    limit: int | None = None,
+    skip_locked: bool = False,
+) -> set[uuid.UUID]:
+    """Release holds past their expiry and free their units; answers the holders touched.
+
+    A sweeper passes ``skip_locked`` so several can share the work; a checkout sweeping the
+    variants it is about to reserve waits instead, so it never misses units being freed.
+    """
+    stmt = (
+        select(Reservation.holder_id, Reservation.variant_id, Reservation.quantity, Reservation.id)
+        .where(Reservation.status == "held", Reservation.expires_at <= now)
+        .order_by(Reservation.variant_id, Reservation.id)
+        .with_for_update(skip_locked=skip_locked)
+        .limit(limit)
+    )
+    if variant_ids is not None:
+        stmt = stmt.where(Reservation.variant_id.in_(variant_ids))
+    rows = (await session.execute(stmt)).all()
+    if not rows:
+        return set()
+    await session.execute(
+        update(Reservation)
+        .where(Reservation.id.in_([row[3] for row in rows]))
+        .values(status="released")
+    )
+    await _unreserve(session, _by_variant([(r[0], r[1], r[2]) for r in rows]), sold=False)
+    return {row[0] for row in rows}
+
+
+async def reserve(
+    session: AsyncSession,
+    *,
+    holder_id: uuid.UUID,
+    quantities: Mapping[str, int],
+    now: datetime,
+    expires_at: datetime,
+) -> list[Shortage]:
+    """Hold ``quantities`` for the holder, each by one conditional update in variant order.
+
+    Answers the variants that could not be held; when there are any the caller must roll the
+    transaction back, which undoes the holds that did succeed.
+    """
+    await release_expired(session, now=now, variant_ids=list(quantities))
+    shortages = []
+    for variant_id in sorted(quantities):
+        quantity = quantities[variant_id]
+        result = await session.execute(
+            update(Inventory)
+            .where(
+                Inventory.variant_id == variant_id,
+                Inventory.on_hand - Inventory.reserved >= quantity,
+            )
+            .values(reserved=Inventory.reserved + quantity)
+        )
+        if getattr(result, "rowcount", 0) == 1:
+            session.add(
+                Reservation(
+                    id=uuid.uuid4(),
+                    holder_id=holder_id,
+                    variant_id=variant_id,
+                    quantity=quantity,
+                    status="held",
+                    expires_at=expires_at,
+                    created_at=now,
+                )
+            )
+            continue
+        level = (await levels(session, [variant_id], now=now)).get(variant_id)
+        shortages.append(Shortage(variant_id, quantity, level.available if level else 0))
+    await session.flush()
+    return shortages
+
+
+async def _take_holds(
+    session: AsyncSession, holder_id: uuid.UUID, *, status: str, now: datetime | None
+) -> dict[str, int]:
+    stmt = (
+        update(Reservation)
+        .where(Reservation.holder_id == holder_id, Reservation.status == "held")
+        .values(status=status)
+        .returning(Reservation.id, Reservation.variant_id, Reservation.quantity)
+    )
+    if now is not None:
+        stmt = stmt.where(Reservation.expires_at > now)
+    rows = (await session.execute(stmt)).all()
+    return _by_variant([(r[0], r[1], r[2]) for r in rows])
+
+
+async def commit_holds(
+    session: AsyncSession, *, holder_id: uuid.UUID, now: datetime
+) -> dict[str, int]:
+    """Turn the holder's unexpired holds into sold stock; answers the units sold per variant
+    (empty when the holds lapsed or were already taken)."""
+    sold = await _take_holds(session, holder_id, status="committed", now=now)
+    await _unreserve(session, sold, sold=True)
+    return sold
+
+
+async def release_holds(session: AsyncSession, *, holder_id: uuid.UUID) -> dict[str, int]:
+    released = await _take_holds(session, holder_id, status="released", now=None)
+    await _unreserve(session, released, sold=False)
+    return released

@@ -1,0 +1,49 @@
+"""Pure checkout rules: what stops a checkout, and what it must reserve."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aimall_cart.carts.rules import Flag
+from aimall_cart.errors import Conflict
+
+
+class CheckoutBlocked(Conflict):
+    code = "checkout_blocked"
+
+
+@dataclass(frozen=True, slots=True)
+class LineCheck:
+    """A cart line as checkout sees it: its live flags with their messages."""
+
+    item_id: str
+    variant_id: str
+    quantity: int
+    issues: tuple[tuple[Flag, str], ...]
+    available: int | None
+
+
+def problems(lines: Sequence[LineCheck], *, accept_price_changes: bool) -> list[dict[str, object]]:
+    """One entry per line and problem that stops the checkout. A price change stops it unless the
+    shopper accepts the live price; an empty cart cannot be checked out."""
+    if not lines:
+        return [{"item_id": None, "code": "cart_empty", "message": "The cart is empty"}]
+    found: list[dict[str, object]] = []
+    for line in lines:
+        for flag, message in line.issues:
+            if flag == "price_changed" and accept_price_changes:
+                continue
+            entry: dict[str, object] = {"item_id": line.item_id, "code": flag, "message": message}
+            if flag in ("insufficient_stock", "out_of_stock"):
+                entry["available_quantity"] = line.available
+            found.append(entry)
+    return found
+
+
+def quantities(lines: Sequence[LineCheck]) -> dict[str, int]:
+    """Units to reserve per variant."""
+    wanted: dict[str, int] = {}
+    for line in lines:
+        wanted[line.variant_id] = wanted.get(line.variant_id, 0) + line.quantity
+    return wanted

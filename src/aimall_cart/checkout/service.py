@@ -1,0 +1,347 @@
+"""Checkout use cases: start (validate, reserve, lock), complete (order, sale, archive, hand-off),
+cancel, and the sweep of lapsed checkouts.
+
+Locks are taken in one order everywhere: the cart row, then its checkout, then reservations and
+stock in variant order. The entrypoint commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from aimall_cart import events
+from aimall_cart.auth import Principal
+from aimall_cart.carts import access
+from aimall_cart.carts import rules as cart_rules
+from aimall_cart.carts.models import Cart
+from aimall_cart.checkout import rules
+from aimall_cart.checkout.models import CartArchive, Checkout, Order, OrderLine
+from aimall_cart.errors import Conflict, NotFound
+from aimall_cart.inventory import service as inventory
+
+
+class CheckoutNotFound(NotFound):
+    code = "checkout_not_found"
+
+
+class NoCheckout(Conflict):
+    code = "checkout_not_found"
+
+
+class CheckoutExpired(Conflict):
+    code = "checkout_expired"
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+
+
+@dataclass(slots=True)
+class CheckoutView:
+    checkout: Checkout
+    cart: access.CartView
+
+
+async def _open_checkout(session: AsyncSession, cart_id: uuid.UUID) -> Checkout | None:
+    return await session.scalar(
+        select(Checkout)
+        .where(Checkout.cart_id == cart_id, Checkout.status == "open")
+        .with_for_update()
+    )
+
+
+async def _retire(session: AsyncSession, checkout: Checkout, status: str, now: datetime) -> None:
+    """End a checkout that did not become an order, giving its units back."""
+    await inventory.release_holds(session, holder_id=checkout.id)
+    checkout.status, checkout.updated_at = status, now
+
+
+def _line_checks(view: access.CartView) -> list[rules.LineCheck]:
+    checks = []
+    for item in view.cart.items:
+        offer = view.offers.get(item.variant_id)
+        line = cart_rules.Line(item.quantity, item.unit_price, item.discount)
+        issues = tuple(
+            (flag, cart_rules.flag_message(flag, offer))
+            for flag in cart_rules.line_flags(line, offer)
+        )
+        available = offer.available if offer else None
+        checks.append(
+            rules.LineCheck(str(item.id), item.variant_id, item.quantity, issues, available)
+        )
+    return checks
+
+
+def _take_live_prices(view: access.CartView) -> None:
+    for item in view.cart.items:
+        offer = view.offers.get(item.variant_id)
+        if offer is not None:
+            item.unit_price, item.discount = offer.unit_price, offer.discount
+
+
+async def start(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    accept_price_changes: bool,
+    expected_version: int | None,
+    ttl: timedelta,
+    now: datetime,
+) -> CheckoutView:
+    """Validate every line, reserve its stock until ``now + ttl``, and lock the cart."""
+    cart = await access.lock_for_change(
+        session, principal, expected_version=expected_version, now=now
+    )
+    if (lapsed := await _open_checkout(session, cart.id)) is not None:
+        await _retire(session, lapsed, "expired", now)
+    view = await access.view(session, cart, now=now)
+    checks = _line_checks(view)
+    if found := rules.problems(checks, accept_price_changes=accept_price_changes):
+        raise rules.CheckoutBlocked("The cart cannot be checked out as it is", errors=found)
+    if accept_price_changes:
+        _take_live_prices(view)
+    checkout = Checkout(
+        id=uuid.uuid4(),
+        cart_id=cart.id,
+        status="open",
+        expires_at=now + ttl,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(checkout)
+    await session.flush()
+    shortages = await inventory.reserve(
+        session,
+        holder_id=checkout.id,
+        quantities=rules.quantities(checks),
+        now=now,
+        expires_at=checkout.expires_at,
+    )
+    if shortages:
+        short = {s.variant_id: s.available for s in shortages}
+        errors = [
+            {
+                "item_id": c.item_id,
+                "code": "insufficient_stock",
+                "available_quantity": short[c.variant_id],
+                "message": f"Only {short[c.variant_id]} left",
+            }
+            for c in checks
+            if c.variant_id in short
+        ]
+        raise rules.CheckoutBlocked("The stock ran out while checking out", errors=errors)
+    cart.status, cart.locked_until = "locked", checkout.expires_at
+    access.touch(cart, now)
+    await session.flush()
+    return CheckoutView(checkout, await access.view(session, cart, now=now))
+
+
+async def get(session: AsyncSession, *, principal: Principal, now: datetime) -> CheckoutView:
+    cart = await access.find_open(session, principal, lock=False)
+    checkout = None
+    if cart is not None:
+        checkout = await session.scalar(
+            select(Checkout).where(Checkout.cart_id == cart.id, Checkout.status == "open")
+        )
+    if cart is None or checkout is None or checkout.expires_at <= now:
+        raise CheckoutNotFound("No checkout is in progress")
+    return CheckoutView(checkout, await access.view(session, cart, now=now))
+
+
+async def _held_cart(session: AsyncSession, principal: Principal) -> tuple[Cart, Checkout]:
+    cart = await access.find_open(session, principal, lock=True)
+    checkout = await _open_checkout(session, cart.id) if cart is not None else None
+    if cart is None or checkout is None:
+        raise NoCheckout("No checkout is in progress")
+    return cart, checkout
+
+
+async def cancel(session: AsyncSession, *, principal: Principal, now: datetime) -> access.CartView:
+    cart, checkout = await _held_cart(session, principal)
+    await _retire(session, checkout, "cancelled", now)
+    cart.status, cart.locked_until = "active", None
+    access.touch(cart, now)
+    await session.flush()
+    return await access.view(session, cart, now=now)
+
+
+async def complete(
+    session: AsyncSession, *, principal: Principal, payment_reference: str | None, now: datetime
+) -> Order:
+    """Turn the checkout into an order: the held stock is sold, the cart is archived and
+    cleared, and ``order.placed`` is written to the outbox, all in this one transaction."""
+    cart, checkout = await _held_cart(session, principal)
+    if checkout.expires_at <= now or not await inventory.commit_holds(
+        session, holder_id=checkout.id, now=now
+    ):
+        raise CheckoutExpired("The reservation ran out; start the checkout again")
+    view = await access.view(session, cart, now=now)
+    order = _order(cart, checkout, payment_reference=payment_reference, now=now)
+    session.add(order)
+    await session.flush()  # the archive refers to the order, and no relationship orders them
+    session.add(
+        CartArchive(cart_id=cart.id, order_id=order.id, snapshot=_snapshot(view), archived_at=now)
+    )
+    checkout.status, checkout.updated_at = "completed", now
+    cart.status, cart.locked_until = "checked_out", None
+    cart.items.clear()
+    access.touch(cart, now)
+    events.emit(session, "order.placed", order_document(order), now=now)
+    await session.flush()
+    return order
+
+
+def _order(
+    cart: Cart, checkout: Checkout, *, payment_reference: str | None, now: datetime
+) -> Order:
+    totals = cart_rules.totals(
+        cart_rules.Line(i.quantity, i.unit_price, i.discount) for i in cart.items
+    )
+    order = Order(
+        id=uuid.uuid4(),
+        cart_id=cart.id,
+        checkout_id=checkout.id,
+        user_id=cart.user_id,
+        guest_token_hash=cart.guest_token_hash,
+        status="placed",
+        currency=cart.currency,
+        subtotal=totals.subtotal,
+        discount=totals.discount,
+        total=totals.total,
+        item_count=totals.item_count,
+        payment_reference=payment_reference,
+        created_at=now,
+        lines=[],
+    )
+    for position, item in enumerate(cart.items):
+        order.lines.append(
+            OrderLine(
+                id=uuid.uuid4(),
+                position=position,
+                product_id=item.product_id,
+                variant_id=item.variant_id,
+                name=item.name,
+                thumbnail_url=item.thumbnail_url,
+                options=dict(item.options),
+                quantity=item.quantity,
+                unit_price=item.unit_price,
+                discount=item.discount,
+                line_total=(item.unit_price - item.discount) * item.quantity,
+            )
+        )
+    return order
+
+
+def _snapshot(view: access.CartView) -> dict[str, object]:
+    cart = view.cart
+    return {
+        "id": str(cart.id),
+        "currency": cart.currency,
+        "version": cart.version,
+        "items": [
+            {
+                "product_id": i.product_id,
+                "variant_id": i.variant_id,
+                "name": i.name,
+                "options": i.options,
+                "quantity": i.quantity,
+                "unit_price": i.unit_price,
+                "discount": i.discount,
+            }
+            for i in cart.items
+        ],
+    }
+
+
+def order_document(order: Order) -> dict[str, object]:
+    """The order as the order module receives it, and as ``GET /v1/orders/{id}`` shows it."""
+    return {
+        "id": str(order.id),
+        "cart_id": str(order.cart_id),
+        "status": order.status,
+        "currency": order.currency,
+        "customer": {"type": "member", "user_id": order.user_id}
+        if order.user_id
+        else {"type": "guest"},
+        "lines": [
+            {
+                "product_id": line.product_id,
+                "variant_id": line.variant_id,
+                "name": line.name,
+                "thumbnail_url": line.thumbnail_url,
+                "options": line.options,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "discount": line.discount,
+                "line_total": line.line_total,
+            }
+            for line in order.lines
+        ],
+        "totals": {
+            "subtotal": order.subtotal,
+            "discount": order.discount,
+            "total": order.total,
+            "item_count": order.item_count,
+        },
+        "payment_reference": order.payment_reference,
+        "created_at": order.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+async def get_order(session: AsyncSession, *, principal: Principal, order_id: uuid.UUID) -> Order:
+    """The order, for its own customer or an admin; anyone else learns nothing of it."""
+    order = await session.scalar(
+        select(Order).options(selectinload(Order.lines)).where(Order.id == order_id)
+    )
+    mine = order is not None and (
+        principal.role == "admin"
+        or (principal.user_id is not None and order.user_id == principal.user_id)
+        or (
+            principal.user_id is None
+            and principal.cart_token_hash is not None
+            and order.guest_token_hash == principal.cart_token_hash
+        )
+    )
+    if order is None or not mine:
+        raise OrderNotFound("There is no such order", order_id=str(order_id))
+    return order
+
+
+async def expire_lapsed(session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
+    """Expire checkouts whose reservation lapsed, release their stock and unlock their carts.
+
+    Carts are locked first, as every checkout request does, and skipped when busy, so several
+    workers can sweep at once without waiting on each other or on shoppers.
+    """
+    lapsed = (
+        await session.execute(
+            select(Checkout.id, Checkout.cart_id)
+            .where(Checkout.status == "open", Checkout.expires_at <= now)
+            .order_by(Checkout.expires_at)
+            .limit(limit)
+        )
+    ).all()
+    expired = 0
+    for checkout_id, cart_id in lapsed:
+        cart = await session.scalar(
+            select(Cart).where(Cart.id == cart_id).with_for_update(skip_locked=True)
+        )
+        checkout = await session.get(
+            Checkout, checkout_id, with_for_update=True, populate_existing=True
+        )
+        if cart is None or checkout is None or checkout.status != "open":
+            continue
+        await _retire(session, checkout, "expired", now)
+        if cart.status == "locked":
+            cart.status, cart.locked_until = "active", None
+            access.touch(cart, now, by_shopper=False)
+        expired += 1
+    await inventory.release_expired(session, now=now, limit=limit, skip_locked=True)
+    await session.flush()
+    return expired

@@ -1,0 +1,140 @@
+"""Delivering outbox events at least once: always to the structured log, and to the order
+webhook when one is configured.
+
+A worker claims a batch in one short transaction by pushing each event's next attempt a lease
+into the future, sends with no transaction open, then records the outcome. A worker that dies
+between sending and recording leaves the lease to run out, and the event is sent again: the
+receiver tells repeats by ``X-Event-Id``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import select
+
+from aimall_cart.config import Settings
+from aimall_cart.db import Database
+from aimall_cart.events import OutboxEvent
+
+log = logging.getLogger("aimall_cart.events")
+MAX_BACKOFF = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: uuid.UUID
+    type: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def backoff(settings: Settings, attempts: int) -> timedelta:
+    """Exponential: base, then twice that, then four times, and so on, capped at an hour."""
+    seconds = settings.webhook_backoff_base_seconds * 2 ** max(attempts - 1, 0)
+    return min(timedelta(seconds=seconds), MAX_BACKOFF)
+
+
+def envelope(event: Claimed) -> bytes:
+    return orjson.dumps(
+        {
+            "id": str(event.id),
+            "type": event.type,
+            "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
+            "data": event.payload,
+        }
+    )
+
+
+async def _claim(
+    database: Database, *, now: datetime, lease: timedelta, batch: int
+) -> list[Claimed]:
+    async with database.write_session() as session:
+        events = list(
+            await session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.status == "pending", OutboxEvent.next_attempt_at <= now)
+                .order_by(OutboxEvent.created_at)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for event in events:
+            event.attempts += 1
+            event.next_attempt_at = now + lease
+        claimed = [Claimed(e.id, e.type, e.payload, e.attempts, e.created_at) for e in events]
+        await session.commit()
+    return claimed
+
+
+async def _send(settings: Settings, http: httpx.AsyncClient, event: Claimed) -> str | None:
+    """None when delivered, else why not."""
+    body = envelope(event)
+    log.info("event %s", body.decode())
+    if not settings.order_webhook_url:
+        return None
+    headers = {
+        "Content-Type": "application/json",
+        "X-Event-Id": str(event.id),
+        "X-Event-Type": event.type,
+        "X-Signature": signature(settings.order_webhook_secret, body),
+    }
+    try:
+        answer = await http.post(
+            settings.order_webhook_url,
+            content=body,
+            headers=headers,
+            timeout=settings.webhook_timeout_seconds,
+        )
+    except httpx.HTTPError as error:
+        return f"{type(error).__name__}: {error}"
+    return None if answer.is_success else f"HTTP {answer.status_code}"
+
+
+async def _settle(
+    database: Database, settings: Settings, event: Claimed, error: str | None, now: datetime
+) -> None:
+    async with database.write_session() as session:
+        row = await session.get(OutboxEvent, event.id, with_for_update=True)
+        if row is None or row.status != "pending":
+            return
+        if error is None:
+            row.status, row.delivered_at, row.last_error = "delivered", now, None
+        elif event.attempts >= settings.webhook_max_attempts:
+            row.status, row.last_error = "dead", error
+            log.error("event %s is dead after %d attempts: %s", event.id, event.attempts, error)
+        else:
+            row.next_attempt_at, row.last_error = now + backoff(settings, event.attempts), error
+            log.warning("event %s attempt %d failed: %s", event.id, event.attempts, error)
+        await session.commit()
+
+
+async def deliver_due(
+    database: Database,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    *,
+    now: datetime,
+    batch: int = 50,
+) -> int:
+    """Send the events that are due; answers how many were delivered."""
+    lease = timedelta(seconds=settings.outbox_lease_seconds)
+    delivered = 0
+    for event in await _claim(database, now=now, lease=lease, batch=batch):
+        error = await _send(settings, http, event)
+        await _settle(database, settings, event, error, now)
+        delivered += error is None
+    return delivered
