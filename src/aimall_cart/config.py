@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development defaults are public knowledge, so production refuses to start with them.
@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_lines_per_cart: int = Field(default=100, ge=1)
     default_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+
+    @field_validator("order_webhook_url")
+    @classmethod
+    def _webhook_is_a_web_address(cls, url: str | None) -> str | None:
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError("AIMALL_CART_ORDER_WEBHOOK_URL must be an http:// or https:// URL")
+        return url or None
 
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> Settings:

@@ -99,7 +99,7 @@ async def _send(settings: Settings, http: httpx.AsyncClient, event: Claimed) -> 
             headers=headers,
             timeout=settings.webhook_timeout_seconds,
         )
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
         return f"{type(error).__name__}: {error}"
     return None if answer.is_success else f"HTTP {answer.status_code}"
 
@@ -128,13 +128,26 @@ async def deliver_due(
     http: httpx.AsyncClient,
     *,
     now: datetime,
-    batch: int = 50,
+    limit: int = 200,
 ) -> int:
-    """Send the events that are due; answers how many were delivered."""
+    """Send the events that are due, up to ``limit``; answers how many were delivered.
+
+    Events are claimed a few at a time, as many as can surely be sent within one lease (a send
+    may take up to three timeouts: connect, write, read), so a slow receiver never lets a lease
+    run out on an event still waiting its turn. Outcomes are dated by the tick's ``now``, which
+    is at most a lease behind.
+    """
     lease = timedelta(seconds=settings.outbox_lease_seconds)
-    delivered = 0
-    for event in await _claim(database, now=now, lease=lease, batch=batch):
-        error = await _send(settings, http, event)
-        await _settle(database, settings, event, error, now)
-        delivered += error is None
+    per_lease = int(settings.outbox_lease_seconds // (3 * settings.webhook_timeout_seconds))
+    batch = max(1, min(50, per_lease))
+    delivered = handled = 0
+    while handled < limit:
+        claimed = await _claim(database, now=now, lease=lease, batch=batch)
+        for event in claimed:
+            error = await _send(settings, http, event)
+            await _settle(database, settings, event, error, now)
+            delivered += error is None
+        handled += len(claimed)
+        if len(claimed) < batch:
+            break
     return delivered
