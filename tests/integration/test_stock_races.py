@@ -109,13 +109,17 @@ async def _reserve(
     ledger.holders.append(holder)
 
 
-async def _restock(session: AsyncSession, ledger: Ledger, variant: str, units: int) -> None:
+async def _restock(
+    session: AsyncSession, ledger: Ledger, variant: str, units: int, now: datetime
+) -> None:
     ledger.in_flight[variant] += units
 
     async def add() -> None:
         stock = await session.get(Inventory, variant, with_for_update=True)
         assert stock is not None
-        await inventory.set_on_hand(session, variant_id=variant, on_hand=stock.on_hand + units)
+        await inventory.set_on_hand(
+            session, variant_id=variant, on_hand=stock.on_hand + units, now=now
+        )
 
     try:
         await commit(session, add)
@@ -146,7 +150,7 @@ async def _operate(database: Database, ledger: Ledger, rng: random.Random, start
                     partial(inventory.release_expired, session, now=later, skip_locked=True),
                 )
             else:
-                await _restock(session, ledger, rng.choice(VARIANTS), rng.randint(1, 3))
+                await _restock(session, ledger, rng.choice(VARIANTS), rng.randint(1, 3), now)
         await asyncio.sleep(0)
 
 

@@ -162,7 +162,8 @@ def touch(cart: Cart, now: datetime, *, by_shopper: bool = True) -> None:
 async def view(session: AsyncSession, cart: Cart, *, now: datetime) -> CartView:
     variant_ids = {item.variant_id for item in cart.items}
     variants = await catalog.live_variants(session, variant_ids)
-    stock = await inventory.levels(session, variant_ids, now=now)
+    holder = cart.id if cart.status == "locked" else None  # its checkout's own holds are its own
+    stock = await inventory.levels(session, variant_ids, now=now, holder_id=holder)
     offers = {vid: offer(v, stock.get(vid)) for vid, v in variants.items()}
     return CartView(cart, offers, "active" if lock_lapsed(cart, now) else cart.status)
 

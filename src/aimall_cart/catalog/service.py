@@ -182,7 +182,9 @@ async def upsert_product(
         dropped.status, dropped.updated_at = "inactive", now
     await session.flush()
     for item in data.variants:
-        await inventory.set_on_hand(session, variant_id=item.variant_id, on_hand=item.stock)
+        await inventory.set_on_hand(
+            session, variant_id=item.variant_id, on_hand=item.stock, now=now
+        )
     await session.flush()
     return await with_stock(session, product, now=now), created
 
@@ -215,6 +217,6 @@ async def patch_variant(
         variant.status = data.status
     variant.updated_at = now
     if data.stock is not None:
-        await inventory.set_on_hand(session, variant_id=variant_id, on_hand=data.stock)
+        await inventory.set_on_hand(session, variant_id=variant_id, on_hand=data.stock, now=now)
     await session.flush()
     return await with_stock(session, variant.product, now=now)

@@ -2,7 +2,9 @@
 cancel, and the sweep of lapsed checkouts.
 
 Locks are taken in one order everywhere: the cart row, then its checkout, then reservations and
-stock in variant order. The entrypoint commits.
+stock in variant order. Reservations are held in the cart's name (a cart has one checkout in
+progress at most), so the cart can tell its own holds from everyone else's. The entrypoint
+commits.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ async def _open_checkout(session: AsyncSession, cart_id: uuid.UUID) -> Checkout 
 
 async def _retire(session: AsyncSession, checkout: Checkout, status: str, now: datetime) -> None:
     """End a checkout that did not become an order, giving its units back."""
-    await inventory.release_holds(session, holder_id=checkout.id)
+    await inventory.release_holds(session, holder_id=checkout.cart_id)
     checkout.status, checkout.updated_at = status, now
 
 
@@ -118,7 +120,7 @@ async def start(
     await session.flush()
     shortages = await inventory.reserve(
         session,
-        holder_id=checkout.id,
+        holder_id=checkout.cart_id,
         quantities=rules.quantities(checks),
         now=now,
         expires_at=checkout.expires_at,
@@ -178,7 +180,7 @@ async def complete(
     cleared, and ``order.placed`` is written to the outbox, all in this one transaction."""
     cart, checkout = await _held_cart(session, principal)
     if checkout.expires_at <= now or not await inventory.commit_holds(
-        session, holder_id=checkout.id, now=now
+        session, holder_id=checkout.cart_id, now=now
     ):
         raise CheckoutExpired("The reservation ran out; start the checkout again")
     view = await access.view(session, cart, now=now)

@@ -51,10 +51,31 @@ async def _expired_holds(
     return {variant_id: int(quantity) for variant_id, quantity in rows}
 
 
+async def _own_holds(
+    session: AsyncSession, variant_ids: Collection[str], holder_id: uuid.UUID, now: datetime
+) -> dict[str, int]:
+    rows = await session.execute(
+        select(Reservation.variant_id, func.sum(Reservation.quantity))
+        .where(
+            Reservation.variant_id.in_(variant_ids),
+            Reservation.holder_id == holder_id,
+            Reservation.status == "held",
+            Reservation.expires_at > now,
+        )
+        .group_by(Reservation.variant_id)
+    )
+    return {variant_id: int(quantity) for variant_id, quantity in rows}
+
+
 async def levels(
-    session: AsyncSession, variant_ids: Collection[str], *, now: datetime
+    session: AsyncSession,
+    variant_ids: Collection[str],
+    *,
+    now: datetime,
+    holder_id: uuid.UUID | None = None,
 ) -> dict[str, StockLevel]:
-    """Units on hand and free per variant; unknown variants are absent."""
+    """Units on hand and free per variant; unknown variants are absent. For ``holder_id`` the
+    units it holds itself count as free, since they are its to take."""
     if not variant_ids:
         return {}
     rows = await session.execute(
@@ -63,14 +84,21 @@ async def levels(
         )
     )
     lapsed = await _expired_holds(session, variant_ids, now)
+    if holder_id is not None:
+        for variant_id, held in (await _own_holds(session, variant_ids, holder_id, now)).items():
+            lapsed[variant_id] = lapsed.get(variant_id, 0) + held
     return {
         variant_id: StockLevel(on_hand, max(on_hand - reserved + lapsed.get(variant_id, 0), 0))
         for variant_id, on_hand, reserved in rows
     }
 
 
-async def set_on_hand(session: AsyncSession, *, variant_id: str, on_hand: int) -> None:
-    """Set the units on hand; refuses to drop below what checkouts hold reserved."""
+async def set_on_hand(
+    session: AsyncSession, *, variant_id: str, on_hand: int, now: datetime
+) -> None:
+    """Set the units on hand; refuses to drop below what live checkouts hold (lapsed holds are
+    released first, as they no longer hold anything)."""
+    await release_expired(session, now=now, variant_ids=[variant_id])
     stock = await session.get(Inventory, variant_id, with_for_update=True)
     if stock is None:
         session.add(Inventory(variant_id=variant_id, on_hand=on_hand, reserved=0))
