@@ -12,6 +12,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.types import Send
@@ -55,6 +56,36 @@ STATUS_BY_ERROR: dict[type[AppError], int] = {
 CODE_BY_HTTP_STATUS = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
 PROBLEM_TYPE = "urn:aimall-cart:problem:"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; context of the error rides along as extension members."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict[str, Any]] | None = None
+
+
+_PROBLEM_STATUSES = {
+    400: "The body is not JSON",
+    401: "Credentials are missing or not valid",
+    403: "The caller's role may not do this",
+    404: "Not found, or not the caller's",
+    409: "In conflict with the current state",
+    412: "If-Match names another version",
+    413: "The body is too large",
+    422: "The request is not valid",
+    503: "Busy; retry after Retry-After seconds",
+}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
+    for status, text in _PROBLEM_STATUSES.items()
+}
 
 
 def _status_of(error: AppError) -> int:
@@ -183,10 +214,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, send_problem=_send_problem)
     app.add_middleware(RequestId)
-    app.include_router(cart_router)
-    app.include_router(checkout_router)
-    app.include_router(orders_router)
-    app.include_router(catalog_router)
-    app.include_router(operations_router)
+    for router in (cart_router, checkout_router, orders_router, catalog_router, operations_router):
+        app.include_router(router, responses=PROBLEM_RESPONSES)
 
     return app

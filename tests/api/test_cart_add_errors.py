@@ -8,32 +8,12 @@ import httpx
 import pytest
 
 from aimall_cart.config import Settings
+from tests.answers import cart_of, problem_of, read_cart
 from tests.builders import bearer, make_product, make_variant, put_product, shirt
-
-
-def cart_of(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-    """The cart in a successful response, whose ETag must be its version."""
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert response.headers["ETag"] == f'"{body["version"]}"'
-    return body
-
-
-def problem_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert {"type", "title", "status", "detail", "code"} <= body.keys()
-    assert (body["status"], body["code"]) == (status, code)
-    return body
 
 
 async def add(client: httpx.AsyncClient, headers: dict[str, str], **item: Any) -> httpx.Response:
     return await client.post("/v1/cart/items", json=item, headers=headers)
-
-
-async def read(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
-    return cart_of(await client.get("/v1/cart", headers=headers))
 
 
 # --- quantity_out_of_range ------------------------------------------------------------------
@@ -73,13 +53,13 @@ async def test_adding_to_a_line_past_the_max_or_nothing_is_quantity_out_of_range
     cart_of(
         await add(client, member, product_id="shirt", variant_id="shirt-red-m", quantity=8), 201
     )
-    before = await read(client, member)
+    before = await read_cart(client, member)
     response = await add(
         client, member, product_id="shirt", variant_id="shirt-red-m", quantity=quantity
     )
     body = problem_of(response, 422, "quantity_out_of_range")
     assert (body["min_quantity"], body["max_quantity"]) == (1, 10)
-    assert await read(client, member) == before
+    assert await read_cart(client, member) == before
 
 
 @pytest.mark.parametrize("quantity", [-1, 1_000_001, "two", 1.5, None])
@@ -113,10 +93,10 @@ async def test_adding_to_a_line_past_the_stock_is_insufficient_stock_and_changes
     cart_of(
         await add(client, member, product_id="shirt", variant_id="shirt-red-m", quantity=2), 201
     )
-    before = await read(client, member)
+    before = await read_cart(client, member)
     response = await add(client, member, product_id="shirt", variant_id="shirt-red-m", quantity=2)
     assert problem_of(response, 409, "insufficient_stock")["available_quantity"] == 3
-    assert await read(client, member) == before
+    assert await read_cart(client, member) == before
     exact = await add(client, member, product_id="shirt", variant_id="shirt-red-m", quantity=1)
     assert cart_of(exact, 200)["items"][0]["quantity"] == 3
 
@@ -191,11 +171,11 @@ async def test_a_product_in_another_currency_is_currency_mismatch(
     await put_product(client, settings, "scarf", euro)
     member = bearer(settings, "u-1")
     cart_of(await add(client, member, product_id="shirt", variant_id="shirt-red-m"), 201)
-    before = await read(client, member)
+    before = await read_cart(client, member)
     response = await add(client, member, product_id="scarf")
     body = problem_of(response, 422, "currency_mismatch")
     assert (body["cart_currency"], body["currency"]) == ("USD", "EUR")
-    assert await read(client, member) == before
+    assert await read_cart(client, member) == before
 
 
 async def test_an_empty_cart_takes_the_currency_of_its_first_item(
@@ -221,11 +201,11 @@ async def test_the_101st_line_is_cart_full_while_existing_lines_still_grow(
     for n in range(100):
         response = await add(client, member, product_id="sock", variant_id=f"sock-{n:03}")
         assert response.status_code == 201, response.text
-    full = await read(client, member)
+    full = await read_cart(client, member)
     assert len(full["items"]) == 100
     response = await add(client, member, product_id="sock", variant_id="sock-100")
     assert problem_of(response, 422, "cart_full")["max_lines"] == 100
-    assert await read(client, member) == full
+    assert await read_cart(client, member) == full
     more = cart_of(await add(client, member, product_id="sock", variant_id="sock-000"), 200)
     assert (len(more["items"]), more["items"][0]["quantity"]) == (100, 2)
 

@@ -10,31 +10,10 @@ import httpx
 import pytest
 
 from aimall_cart.config import Settings
+from tests.answers import cart_of, problem_of, read_cart
 from tests.builders import bearer, shirt
 
 BODY_LIMIT = 64 * 1024
-
-
-def cart_of(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-    """The cart in a successful response, whose ETag must be its version."""
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert response.headers["ETag"] == f'"{body["version"]}"'
-    return body
-
-
-def problem_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert {"type", "title", "status", "detail", "code"} <= body.keys()
-    assert (body["status"], body["code"]) == (status, code)
-    assert all(isinstance(body[key], str) and body[key] for key in ("type", "title", "detail"))
-    return body
-
-
-async def read(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
-    return cart_of(await client.get("/v1/cart", headers=headers))
 
 
 async def member_cart(client: httpx.AsyncClient, settings: Settings) -> dict[str, str]:
@@ -48,7 +27,7 @@ async def member_cart(client: httpx.AsyncClient, settings: Settings) -> dict[str
             headers=member,
         )
         assert response.status_code == 201, response.text
-    assert (await read(client, member))["version"] == 3
+    assert (await read_cart(client, member))["version"] == 3
     return member
 
 
@@ -73,12 +52,12 @@ async def test_a_stale_if_match_is_version_mismatch_and_changes_nothing(
     client: httpx.AsyncClient, settings: Settings, mutation: str
 ) -> None:
     member = await member_cart(client, settings)
-    before = await read(client, member)
+    before = await read_cart(client, member)
     method, url, body = mutations(before)[mutation]
     headers = {**member, "If-Match": '"2"'}
     response = await client.request(method, url, json=body, headers=headers)
     problem_of(response, 412, "version_mismatch")
-    assert await read(client, member) == before
+    assert await read_cart(client, member) == before
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS)
@@ -86,7 +65,7 @@ async def test_the_current_version_in_if_match_lets_the_change_through(
     client: httpx.AsyncClient, settings: Settings, mutation: str
 ) -> None:
     member = await member_cart(client, settings)
-    before = await read(client, member)
+    before = await read_cart(client, member)
     method, url, body = mutations(before)[mutation]
     headers = {**member, "If-Match": '"3"'}
     response = await client.request(method, url, json=body, headers=headers)
@@ -131,8 +110,8 @@ async def test_every_mutation_bumps_the_version_by_one_and_reads_do_not(
     await step("DELETE", f"/v1/cart/items/{item_id}")
     await step("DELETE", "/v1/cart/items")
     assert versions == list(range(1, 9))
-    assert (await read(client, guest))["version"] == 8
-    assert (await read(client, guest))["version"] == 8
+    assert (await read_cart(client, guest))["version"] == 8
+    assert (await read_cart(client, guest))["version"] == 8
 
 
 # --- problem details ------------------------------------------------------------------------
@@ -144,7 +123,7 @@ async def test_a_body_that_is_not_a_json_object_is_a_validation_error(
     client: httpx.AsyncClient, settings: Settings, path: str, content: bytes
 ) -> None:
     member = await member_cart(client, settings)
-    item = (await read(client, member))["items"][0]["id"]
+    item = (await read_cart(client, member))["items"][0]["id"]
     method = "POST" if path.endswith("items") else "PATCH"
     response = await client.request(
         method,
@@ -193,7 +172,7 @@ async def test_a_streamed_body_over_64_kib_is_payload_too_large(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     member = await member_cart(client, settings)
-    before = await read(client, member)
+    before = await read_cart(client, member)
     item = before["items"][0]["id"]
     body = padded(BODY_LIMIT + 4096)
 
@@ -208,7 +187,7 @@ async def test_a_streamed_body_over_64_kib_is_payload_too_large(
     )
     assert "content-length" not in response.request.headers
     problem_of(response, 413, "payload_too_large")
-    assert await read(client, member) == before
+    assert await read_cart(client, member) == before
 
 
 # --- request ids ----------------------------------------------------------------------------

@@ -9,54 +9,8 @@ import httpx
 import pytest
 
 from aimall_cart.config import Settings
+from tests.answers import add_line, cart_of, lines, patch_line, problem_of, read_cart
 from tests.builders import bearer, shirt
-
-
-def cart_of(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-    """The cart in a successful response, whose ETag must be its version."""
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert response.headers["ETag"] == f'"{body["version"]}"'
-    return body
-
-
-def problem_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert {"type", "title", "status", "detail", "code"} <= body.keys()
-    assert (body["status"], body["code"]) == (status, code)
-    return body
-
-
-async def add(
-    client: httpx.AsyncClient, headers: dict[str, str], variant_id: str, quantity: int = 1
-) -> dict[str, Any]:
-    """Add a shirt variant; answers the line."""
-    response = await client.post(
-        "/v1/cart/items",
-        json={"product_id": "shirt", "variant_id": variant_id, "quantity": quantity},
-        headers=headers,
-    )
-    assert response.status_code in (200, 201), response.text
-    line: dict[str, Any] = next(
-        i for i in response.json()["items"] if i["variant_id"] == variant_id
-    )
-    return line
-
-
-async def patch(
-    client: httpx.AsyncClient, headers: dict[str, str], item_id: str, **change: Any
-) -> httpx.Response:
-    return await client.patch(f"/v1/cart/items/{item_id}", json=change, headers=headers)
-
-
-async def read(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
-    return cart_of(await client.get("/v1/cart", headers=headers))
-
-
-def lines(cart: dict[str, Any]) -> list[tuple[str, int]]:
-    return [(i["variant_id"], i["quantity"]) for i in cart["items"]]
 
 
 @pytest.fixture
@@ -71,8 +25,8 @@ async def test_patching_an_unknown_item_is_item_not_found(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings)
-    await add(client, member, "shirt-red-m")
-    response = await patch(client, member, str(uuid.uuid4()), quantity=2)
+    await add_line(client, member, "shirt-red-m")
+    response = await patch_line(client, member, str(uuid.uuid4()), quantity=2)
     problem_of(response, 404, "item_not_found")
 
 
@@ -81,20 +35,20 @@ async def test_another_callers_item_is_item_not_found_and_stays_as_it_was(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str], method: str
 ) -> None:
     await shirt(client, settings)
-    theirs = await add(client, member, "shirt-red-m", 2)
+    theirs = await add_line(client, member, "shirt-red-m", 2)
     other_member = bearer(settings, "u-2")
     guest_response = await client.post(
         "/v1/cart/items", json={"product_id": "shirt", "variant_id": "shirt-blue-m"}
     )
     guest = {"X-Cart-Token": guest_response.headers["X-Cart-Token"]}
-    await add(client, other_member, "shirt-blue-l")
+    await add_line(client, other_member, "shirt-blue-l")
     for caller in (other_member, guest):
         body = {"quantity": 1} if method == "PATCH" else None
         response = await client.request(
             method, f"/v1/cart/items/{theirs['id']}", json=body, headers=caller
         )
         problem_of(response, 404, "item_not_found")
-    assert lines(await read(client, member)) == [("shirt-red-m", 2)]
+    assert lines(await read_cart(client, member)) == [("shirt-red-m", 2)]
 
 
 @pytest.mark.parametrize(
@@ -110,7 +64,7 @@ async def test_a_patch_without_a_valid_change_is_a_validation_error(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str], body: dict[str, Any]
 ) -> None:
     await shirt(client, settings)
-    line = await add(client, member, "shirt-red-m")
+    line = await add_line(client, member, "shirt-red-m")
     response = await client.patch(f"/v1/cart/items/{line['id']}", json=body, headers=member)
     problem_of(response, 422, "validation_error")
 
@@ -120,7 +74,7 @@ async def test_a_malformed_item_id_is_a_validation_error(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str], method: str
 ) -> None:
     await shirt(client, settings)
-    await add(client, member, "shirt-red-m")
+    await add_line(client, member, "shirt-red-m")
     body = {"quantity": 1} if method == "PATCH" else None
     response = await client.request(method, "/v1/cart/items/not-a-uuid", json=body, headers=member)
     problem_of(response, 422, "validation_error")
@@ -133,8 +87,8 @@ async def test_deleting_an_item_removes_only_that_line(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings)
-    gone = await add(client, member, "shirt-red-m", 2)
-    await add(client, member, "shirt-blue-l", 1)
+    gone = await add_line(client, member, "shirt-red-m", 2)
+    await add_line(client, member, "shirt-blue-l", 1)
     cart = cart_of(await client.delete(f"/v1/cart/items/{gone['id']}", headers=member))
     assert lines(cart) == [("shirt-blue-l", 1)]
     assert cart["totals"]["item_count"] == 1
@@ -146,14 +100,14 @@ async def test_deleting_all_items_empties_the_cart_and_keeps_it(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings)
-    await add(client, member, "shirt-red-m", 2)
-    await add(client, member, "shirt-blue-l", 1)
-    cart_id = (await read(client, member))["id"]
+    await add_line(client, member, "shirt-red-m", 2)
+    await add_line(client, member, "shirt-blue-l", 1)
+    cart_id = (await read_cart(client, member))["id"]
     cart = cart_of(await client.delete("/v1/cart/items", headers=member))
     assert (cart["id"], cart["status"], cart["items"]) == (cart_id, "active", [])
     assert cart["totals"] == {"subtotal": 0, "discount": 0, "total": 0, "item_count": 0}
     assert (cart["checkout_blocked"], cart["issues"]) == (False, [])
-    assert await read(client, member) == cart
+    assert await read_cart(client, member) == cart
 
 
 async def test_a_guest_changes_its_cart_with_its_token(
@@ -165,7 +119,8 @@ async def test_a_guest_changes_its_cart_with_its_token(
     )
     guest = {"X-Cart-Token": added.headers["X-Cart-Token"]}
     item_id = added.json()["items"][0]["id"]
-    assert lines(cart_of(await patch(client, guest, item_id, quantity=3))) == [("shirt-red-m", 3)]
+    patched = cart_of(await patch_line(client, guest, item_id, quantity=3))
+    assert lines(patched) == [("shirt-red-m", 3)]
     assert cart_of(await client.delete(f"/v1/cart/items/{item_id}", headers=guest))["items"] == []
 
 

@@ -8,24 +8,8 @@ import httpx
 import pytest
 
 from aimall_cart.config import Settings
+from tests.answers import cart_of, problem_of
 from tests.builders import bearer, make_product, make_variant, put_product, shirt
-
-
-def cart_of(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-    """The cart in a successful response, whose ETag must be its version."""
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert response.headers["ETag"] == f'"{body["version"]}"'
-    return body
-
-
-def problem_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert {"type", "title", "status", "detail", "code"} <= body.keys()
-    assert (body["status"], body["code"]) == (status, code)
-    return body
 
 
 async def guest_cart(client: httpx.AsyncClient, **item: Any) -> dict[str, str]:

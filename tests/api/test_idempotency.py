@@ -18,6 +18,7 @@ from aimall_cart.config import Settings
 from aimall_cart.crypto import keyed_hash
 from aimall_cart.db import Database
 from aimall_cart.idempotency import IdempotencyRecord
+from tests.answers import cart_of, problem_of, quantities_of
 from tests.builders import admin, bearer, shirt
 
 ITEMS = "/v1/cart/items"
@@ -45,21 +46,6 @@ async def post(
     return await client.post(path, content=body, headers=headers)
 
 
-def cart_of(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert response.headers["ETag"] == f'"{body["version"]}"'
-    return body
-
-
-def problem_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert (body["status"], body["code"]) == (status, code)
-    return body
-
-
 def assert_replay_of(replay: httpx.Response, original: httpx.Response) -> None:
     assert REPLAYED not in original.headers
     assert replay.headers.get(REPLAYED) == "true", replay.text
@@ -73,7 +59,7 @@ async def quantities(client: httpx.AsyncClient, headers: dict[str, str]) -> dict
     response = await client.get("/v1/cart", headers=headers)
     if response.status_code == 404:
         return {}
-    return {i["variant_id"]: i["quantity"] for i in cart_of(response, 200)["items"]}
+    return quantities_of(cart_of(response, 200))
 
 
 async def cart_count(app: FastAPI) -> int:

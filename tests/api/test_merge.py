@@ -9,52 +9,10 @@ import httpx
 import pytest
 
 from aimall_cart.config import Settings
+from tests.answers import Headers, merged, post_item, problem_of, quantities_of, read_cart
 from tests.builders import admin, bearer, make_product, make_variant, put_product, shirt
 
-Headers = dict[str, str]
 REPORT_LISTS = ("added", "combined", "clamped", "dropped")
-
-
-def cart_of(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-    """The cart in a successful response, whose ETag must be its version."""
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert response.headers["ETag"] == f'"{body["version"]}"'
-    return body
-
-
-def merged(response: httpx.Response) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The cart and the merge report of a successful merge; the ETag is the cart's version."""
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    assert body.keys() == {"cart", "merge"}
-    assert response.headers["ETag"] == f'"{body["cart"]["version"]}"'
-    return body["cart"], body["merge"]
-
-
-def problem_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert {"type", "title", "status", "detail", "code"} <= body.keys()
-    assert (body["status"], body["code"]) == (status, code)
-    return body
-
-
-async def add(
-    client: httpx.AsyncClient,
-    headers: Headers,
-    variant_id: str,
-    quantity: int = 1,
-    product_id: str = "shirt",
-) -> httpx.Response:
-    response = await client.post(
-        "/v1/cart/items",
-        json={"product_id": product_id, "variant_id": variant_id, "quantity": quantity},
-        headers=headers,
-    )
-    assert response.status_code in (200, 201), response.text
-    return response
 
 
 async def guest_with(client: httpx.AsyncClient, *lines: tuple[str, int]) -> Headers:
@@ -63,7 +21,7 @@ async def guest_with(client: httpx.AsyncClient, *lines: tuple[str, int]) -> Head
     assert created.status_code == 201, created.text
     guest = {"X-Cart-Token": created.headers["X-Cart-Token"]}
     for variant_id, quantity in lines:
-        await add(client, guest, variant_id, quantity)
+        await post_item(client, guest, variant_id, quantity)
     return guest
 
 
@@ -74,8 +32,8 @@ async def member_with(
     created = await client.post("/v1/cart", headers=member)
     assert created.status_code in (200, 201), created.text
     for variant_id, quantity in lines:
-        await add(client, member, variant_id, quantity)
-    return await read(client, member)
+        await post_item(client, member, variant_id, quantity)
+    return await read_cart(client, member)
 
 
 async def merge(
@@ -94,10 +52,6 @@ async def merge(
     )
 
 
-async def read(client: httpx.AsyncClient, headers: Headers) -> dict[str, Any]:
-    return cart_of(await client.get("/v1/cart", headers=headers))
-
-
 def unordered(cart: dict[str, Any]) -> dict[str, Any]:
     """The cart with its items and issues in a fixed order: lines a merge adds in one go share a
     timestamp, and the contract does not order lines."""
@@ -106,10 +60,6 @@ def unordered(cart: dict[str, Any]) -> dict[str, Any]:
         "items": sorted(cart["items"], key=lambda item: item["variant_id"]),
         "issues": sorted(cart["issues"], key=lambda issue: (issue["item_id"], issue["code"])),
     }
-
-
-def lines(cart: dict[str, Any]) -> dict[str, int]:
-    return {item["variant_id"]: item["quantity"] for item in cart["items"]}
 
 
 def report_line(
@@ -160,7 +110,7 @@ async def test_merge_sums_quantities_by_default_and_adds_guest_only_lines(
     assert cart["id"] == before["id"]
     assert cart["owner"] == {"type": "member", "user_id": "u-1"}
     assert cart["status"] == "active"
-    assert lines(cart) == {"shirt-red-m": 5, "shirt-blue-m": 1, "shirt-red-l": 1}
+    assert quantities_of(cart) == {"shirt-red-m": 5, "shirt-blue-m": 1, "shirt-red-l": 1}
     assert cart["totals"]["item_count"] == 7
     assert report == {
         "strategy": "sum",
@@ -170,7 +120,7 @@ async def test_merge_sums_quantities_by_default_and_adds_guest_only_lines(
         "clamped": [],
         "dropped": [],
     }
-    assert unordered(await read(client, member)) == unordered(cart)
+    assert unordered(await read_cart(client, member)) == unordered(cart)
 
 
 async def test_merge_with_an_empty_body_object_also_sums(
@@ -182,7 +132,7 @@ async def test_merge_with_an_empty_body_object_also_sums(
     response = await client.post("/v1/cart/merge", json={}, headers={**member, **guest})
     cart, report = merged(response)
     assert report["strategy"] == "sum"
-    assert lines(cart) == {"shirt-red-m": 5}
+    assert quantities_of(cart) == {"shirt-red-m": 5}
 
 
 MEMBER_LINES = (("shirt-red-m", 2), ("shirt-blue-m", 4), ("shirt-blue-l", 1))
@@ -211,7 +161,7 @@ async def test_each_strategy_sets_the_quantities_of_shared_lines_its_own_way(
 
     cart, report = merged(await merge(client, member, guest, strategy))
 
-    assert lines(cart) == expected
+    assert quantities_of(cart) == expected
     assert report["strategy"] == strategy
     assert report["added"] == [report_line("shirt-red-l", quantity=3, guest=3)]
     assert by_variant(report["combined"]) == {
@@ -223,7 +173,7 @@ async def test_each_strategy_sets_the_quantities_of_shared_lines_its_own_way(
         ),
     }
     assert report["clamped"] == []
-    assert unordered(await read(client, member)) == unordered(cart)
+    assert unordered(await read_cart(client, member)) == unordered(cart)
 
 
 async def test_replace_drops_member_only_lines_with_reason_replaced(
@@ -249,7 +199,7 @@ async def test_strategies_other_than_replace_drop_nothing_of_the_members(
     guest = await guest_with(client, *GUEST_LINES)
     cart, report = merged(await merge(client, member, guest, strategy))
     assert report["dropped"] == []
-    assert lines(cart)["shirt-blue-l"] == 1
+    assert quantities_of(cart)["shirt-blue-l"] == 1
 
 
 async def test_merge_clamps_a_sum_to_the_product_max_and_reports_it_clamped(
@@ -261,7 +211,7 @@ async def test_merge_clamps_a_sum_to_the_product_max_and_reports_it_clamped(
 
     cart, report = merged(await merge(client, member, guest))
 
-    assert lines(cart) == {"shirt-red-m": 10, "shirt-blue-m": 3}
+    assert quantities_of(cart) == {"shirt-red-m": 10, "shirt-blue-m": 3}
     clamped = report_line("shirt-red-m", quantity=10, guest=6, member=7)
     assert report["clamped"] == [clamped]
     assert clamped in report["combined"]
@@ -279,7 +229,7 @@ async def test_merge_clamps_a_guest_only_line_when_the_max_was_lowered_since(
 
     cart, report = merged(await merge(client, member, guest))
 
-    assert lines(cart) == {"shirt-blue-m": 1, "shirt-red-m": 5}
+    assert quantities_of(cart) == {"shirt-blue-m": 1, "shirt-red-m": 5}
     clamped = report_line("shirt-red-m", quantity=5, guest=8)
     assert report["added"] == [clamped]
     assert report["clamped"] == [clamped]
@@ -295,7 +245,7 @@ async def test_max_clamps_too(
 
     cart, report = merged(await merge(client, member, guest, "max"))
 
-    assert lines(cart) == {"shirt-red-m": 6}
+    assert quantities_of(cart) == {"shirt-red-m": 6}
     assert report["clamped"] == [report_line("shirt-red-m", quantity=6, guest=9, member=3)]
 
 
@@ -304,14 +254,14 @@ async def test_merge_into_a_member_without_a_cart_creates_the_members_cart(
 ) -> None:
     await shirt(client, settings)
     guest = await guest_with(client, ("shirt-red-m", 2), ("shirt-blue-l", 1))
-    guest_cart = await read(client, guest)
+    guest_cart = await read_cart(client, guest)
 
     response = await merge(client, member, guest)
     cart, report = merged(response)
 
     assert cart["id"] != guest_cart["id"]
     assert cart["owner"] == {"type": "member", "user_id": "u-1"}
-    assert lines(cart) == {"shirt-red-m": 2, "shirt-blue-l": 1}
+    assert quantities_of(cart) == {"shirt-red-m": 2, "shirt-blue-l": 1}
     assert cart["guest_token"] is None
     assert "X-Cart-Token" not in response.headers
     assert by_variant(report["added"]) == {
@@ -319,7 +269,7 @@ async def test_merge_into_a_member_without_a_cart_creates_the_members_cart(
         "shirt-blue-l": report_line("shirt-blue-l", quantity=1, guest=1),
     }
     assert (report["combined"], report["dropped"]) == ([], [])
-    assert unordered(await read(client, member)) == unordered(cart)
+    assert unordered(await read_cart(client, member)) == unordered(cart)
 
 
 async def test_an_empty_guest_cart_merges_into_nothing_new(
@@ -331,7 +281,7 @@ async def test_an_empty_guest_cart_merges_into_nothing_new(
 
     cart, report = merged(await merge(client, member, guest))
 
-    assert lines(cart) == {"shirt-red-m": 2}
+    assert quantities_of(cart) == {"shirt-red-m": 2}
     assert all(report[name] == [] for name in REPORT_LISTS)
     assert cart["currency"] == before["currency"]
 
@@ -347,7 +297,7 @@ async def test_guest_lines_of_an_inactive_variant_or_product_are_dropped_as_unav
     await put_product(client, settings, "hat", hat)
     await member_with(client, member, ("shirt-red-m", 1), ("shirt-blue-m", 2))
     guest = await guest_with(client, ("shirt-red-l", 2), ("shirt-blue-m", 3))
-    await add(client, guest, "hat-one", 1, product_id="hat")
+    await post_item(client, guest, "hat-one", 1, product_id="hat")
     response = await client.patch(
         "/v1/catalog/variants/shirt-blue-m", json={"status": "inactive"}, headers=admin(settings)
     )
@@ -374,7 +324,7 @@ async def test_guest_lines_of_an_inactive_variant_or_product_are_dropped_as_unav
         },
     }
     # The member's own line of the unavailable variant stays as it was, flagged.
-    assert lines(cart) == {"shirt-red-m": 1, "shirt-blue-m": 2, "shirt-red-l": 2}
+    assert quantities_of(cart) == {"shirt-red-m": 1, "shirt-blue-m": 2, "shirt-red-l": 2}
     [blue] = [i for i in cart["items"] if i["variant_id"] == "shirt-blue-m"]
     assert blue["flags"] == ["unavailable"]
 
@@ -387,12 +337,12 @@ async def test_guest_lines_in_another_currency_than_the_members_cart_are_dropped
     await put_product(client, settings, "scarf", scarf)
     await member_with(client, member, ("shirt-red-m", 1))
     guest = await guest_with(client)
-    await add(client, guest, "scarf-one", 2, product_id="scarf")
+    await post_item(client, guest, "scarf-one", 2, product_id="scarf")
 
     cart, report = merged(await merge(client, member, guest))
 
     assert cart["currency"] == "USD"
-    assert lines(cart) == {"shirt-red-m": 1}
+    assert quantities_of(cart) == {"shirt-red-m": 1}
     assert (report["added"], report["combined"]) == ([], [])
     [dropped] = report["dropped"]
     assert (dropped["variant_id"], dropped["source"], dropped["reason"]) == (
@@ -411,12 +361,12 @@ async def test_an_empty_member_cart_takes_the_guest_carts_currency(
     before = await member_with(client, member)
     assert before["currency"] == "USD"
     guest = await guest_with(client)
-    await add(client, guest, "scarf-one", 2, product_id="scarf")
+    await post_item(client, guest, "scarf-one", 2, product_id="scarf")
 
     cart, report = merged(await merge(client, member, guest))
 
     assert cart["currency"] == "EUR"
-    assert lines(cart) == {"scarf-one": 2}
+    assert quantities_of(cart) == {"scarf-one": 2}
     assert report["dropped"] == []
     assert cart["totals"]["total"] == 3000
 
@@ -427,17 +377,17 @@ async def test_guest_lines_past_100_lines_are_dropped_as_cart_full(
     many = make_product(*(make_variant(f"many-{n}", price=100, n=str(n)) for n in range(101)))
     await put_product(client, settings, "many", many)
     for n in range(99):
-        await add(client, member, f"many-{n}", 1, product_id="many")
+        await post_item(client, member, f"many-{n}", 1, product_id="many")
     guest = await guest_with(client)
     for n in (0, 99, 100):
-        await add(client, guest, f"many-{n}", 2, product_id="many")
+        await post_item(client, guest, f"many-{n}", 2, product_id="many")
 
     cart, report = merged(await merge(client, member, guest))
 
     assert len(cart["items"]) == 100
-    assert lines(cart)["many-0"] == 3
-    assert lines(cart)["many-99"] == 2
-    assert "many-100" not in lines(cart)
+    assert quantities_of(cart)["many-0"] == 3
+    assert quantities_of(cart)["many-99"] == 2
+    assert "many-100" not in quantities_of(cart)
     assert [(d["variant_id"], d["quantity"]) for d in report["combined"]] == [("many-0", 3)]
     assert [(d["variant_id"], d["quantity"]) for d in report["added"]] == [("many-99", 2)]
     assert report["dropped"] == [
@@ -475,7 +425,7 @@ async def test_guest_lines_keep_their_price_snapshot_in_the_members_cart(
     assert red["flags"] == ["price_changed"]
     assert (red["name"], red["options"]) == ("Linen Shirt", {"color": "red", "size": "M"})
     assert cart["checkout_blocked"] is True
-    assert unordered(await read(client, member)) == unordered(cart)
+    assert unordered(await read_cart(client, member)) == unordered(cart)
 
 
 # --- once merged ----------------------------------------------------------------------------
@@ -500,11 +450,11 @@ async def test_repeating_the_merge_adds_nothing_twice(
 
     again, report = merged(await merge(client, member, guest))
 
-    assert lines(again) == {"shirt-red-m": 5, "shirt-red-l": 1}
+    assert quantities_of(again) == {"shirt-red-m": 5, "shirt-red-l": 1}
     assert unordered(again) == unordered(first)
     assert (report["strategy"], report["preview"]) == ("sum", False)
     assert all(report[name] == [] for name in REPORT_LISTS)
-    assert unordered(await read(client, member)) == unordered(first)
+    assert unordered(await read_cart(client, member)) == unordered(first)
 
 
 async def test_repeating_the_merge_with_replace_drops_nothing(
@@ -513,8 +463,8 @@ async def test_repeating_the_merge_with_replace_drops_nothing(
     await shirt(client, settings)
     guest = await guest_with(client, ("shirt-red-m", 3))
     merged(await merge(client, member, guest))
-    await add(client, member, "shirt-blue-l", 2)
-    before = await read(client, member)
+    await post_item(client, member, "shirt-blue-l", 2)
+    before = await read_cart(client, member)
 
     again, report = merged(await merge(client, member, guest, "replace"))
 
@@ -531,21 +481,21 @@ async def test_preview_answers_the_report_and_resulting_cart_but_changes_nothing
     await shirt(client, settings)
     await member_with(client, member, *MEMBER_LINES)
     guest = await guest_with(client, *GUEST_LINES)
-    member_before, guest_before = await read(client, member), await read(client, guest)
+    member_before, guest_before = await read_cart(client, member), await read_cart(client, guest)
 
     response = await merge(client, member, guest, "replace", preview=True)
     preview_cart, preview = merged(response)
 
     assert response.headers["ETag"] == f'"{member_before["version"]}"'
     assert preview_cart["id"] == member_before["id"]
-    assert lines(preview_cart) == {"shirt-red-m": 5, "shirt-blue-m": 1, "shirt-red-l": 3}
+    assert quantities_of(preview_cart) == {"shirt-red-m": 5, "shirt-blue-m": 1, "shirt-red-l": 3}
     assert preview["preview"] is True
-    assert await read(client, member) == member_before
-    assert await read(client, guest) == guest_before
+    assert await read_cart(client, member) == member_before
+    assert await read_cart(client, guest) == guest_before
 
     cart, report = merged(await merge(client, member, guest, "replace"))
     assert report == {**preview, "preview": False}
-    assert lines(cart) == lines(preview_cart)
+    assert quantities_of(cart) == quantities_of(preview_cart)
     assert cart["version"] == member_before["version"] + 1
 
 
@@ -554,14 +504,14 @@ async def test_preview_for_a_member_without_a_cart_creates_none(
 ) -> None:
     await shirt(client, settings)
     guest = await guest_with(client, ("shirt-red-m", 2))
-    guest_before = await read(client, guest)
+    guest_before = await read_cart(client, guest)
 
     cart, report = merged(await merge(client, member, guest, preview=True))
 
-    assert lines(cart) == {"shirt-red-m": 2}
+    assert quantities_of(cart) == {"shirt-red-m": 2}
     assert report["added"] == [report_line("shirt-red-m", quantity=2, guest=2)]
     problem_of(await client.get("/v1/cart", headers=member), 404, "cart_not_found")
-    assert await read(client, guest) == guest_before
+    assert await read_cart(client, guest) == guest_before
 
 
 async def test_preview_keeps_the_guest_token_working_for_the_real_merge(
@@ -575,7 +525,7 @@ async def test_preview_keeps_the_guest_token_working_for_the_real_merge(
 
     cart, report = merged(await merge(client, member, guest))
 
-    assert lines(cart) == {"shirt-red-m": 2}
+    assert quantities_of(cart) == {"shirt-red-m": 2}
     assert report["combined"] == [report_line("shirt-red-m", quantity=2, guest=1, member=1)]
 
 
@@ -587,10 +537,10 @@ async def test_merge_without_a_member_token_is_unauthenticated(
 ) -> None:
     await shirt(client, settings)
     guest = await guest_with(client, ("shirt-red-m", 1))
-    before = await read(client, guest)
+    before = await read_cart(client, guest)
     problem_of(await client.post("/v1/cart/merge", headers=guest), 401, "unauthenticated")
     problem_of(await client.post("/v1/cart/merge"), 401, "unauthenticated")
-    assert await read(client, guest) == before
+    assert await read_cart(client, guest) == before
 
 
 async def test_merge_without_a_guest_token_needs_one(
@@ -600,7 +550,7 @@ async def test_merge_without_a_guest_token_needs_one(
     before = await member_with(client, member, ("shirt-red-m", 1))
     response = await client.post("/v1/cart/merge", json={"strategy": "sum"}, headers=member)
     problem_of(response, 422, "guest_cart_required")
-    assert await read(client, member) == before
+    assert await read_cart(client, member) == before
 
 
 async def test_merge_with_a_token_that_names_no_cart_is_not_found(
@@ -624,7 +574,7 @@ async def test_a_guest_cart_merged_into_one_member_is_not_found_for_another(
 
     # The failed attempt leaves no cart behind for the other member, nor touches the first.
     problem_of(await client.get("/v1/cart", headers=other), 404, "cart_not_found")
-    assert unordered(await read(client, member)) == unordered(first)
+    assert unordered(await read_cart(client, member)) == unordered(first)
 
 
 async def test_a_merged_guest_cart_is_not_found_for_another_member_with_a_cart(
@@ -638,7 +588,7 @@ async def test_a_merged_guest_cart_is_not_found_for_another_member_with_a_cart(
 
     problem_of(await merge(client, other, guest), 404, "cart_not_found")
 
-    assert await read(client, other) == theirs
+    assert await read_cart(client, other) == theirs
 
 
 async def test_merge_with_a_stale_if_match_changes_neither_cart(
@@ -647,7 +597,7 @@ async def test_merge_with_a_stale_if_match_changes_neither_cart(
     await shirt(client, settings)
     member_before = await member_with(client, member, ("shirt-red-m", 1))
     guest = await guest_with(client, ("shirt-red-m", 2))
-    guest_before = await read(client, guest)
+    guest_before = await read_cart(client, guest)
     stale = {"If-Match": f'"{member_before["version"] - 1}"'}
 
     problem_of(await merge(client, member, guest, headers=stale), 412, "version_mismatch")
@@ -655,8 +605,8 @@ async def test_merge_with_a_stale_if_match_changes_neither_cart(
         await merge(client, member, guest, preview=True, headers=stale), 412, "version_mismatch"
     )
 
-    assert await read(client, member) == member_before
-    assert await read(client, guest) == guest_before
+    assert await read_cart(client, member) == member_before
+    assert await read_cart(client, guest) == guest_before
 
 
 async def test_merge_with_the_current_if_match_succeeds_and_bumps_the_version_once(
@@ -670,7 +620,7 @@ async def test_merge_with_the_current_if_match_succeeds_and_bumps_the_version_on
     cart, _ = merged(await merge(client, member, guest, headers=current))
 
     assert cart["version"] == before["version"] + 1
-    assert lines(cart) == {"shirt-red-m": 3, "shirt-blue-m": 1}
+    assert quantities_of(cart) == {"shirt-red-m": 3, "shirt-blue-m": 1}
 
 
 @pytest.mark.parametrize("body", [{"strategy": "newest"}, {"strategy": "SUM"}, {"strategy": 1}])
@@ -679,10 +629,10 @@ async def test_an_unknown_strategy_is_a_validation_error(
 ) -> None:
     await shirt(client, settings)
     guest = await guest_with(client, ("shirt-red-m", 1))
-    guest_before = await read(client, guest)
+    guest_before = await read_cart(client, guest)
     response = await client.post("/v1/cart/merge", json=body, headers={**member, **guest})
     problem_of(response, 422, "validation_error")
-    assert await read(client, guest) == guest_before
+    assert await read_cart(client, guest) == guest_before
     problem_of(await client.get("/v1/cart", headers=member), 404, "cart_not_found")
 
 
@@ -694,11 +644,11 @@ async def test_replace_takes_the_guest_carts_currency_and_lines(
     await put_product(client, settings, "scarf", scarf)
     await member_with(client, member, ("shirt-red-m", 1))
     guest = await guest_with(client)
-    await add(client, guest, "scarf-one", 2, product_id="scarf")
+    await post_item(client, guest, "scarf-one", 2, product_id="scarf")
 
     cart, report = merged(await merge(client, member, guest, "replace"))
 
-    assert (cart["currency"], lines(cart)) == ("EUR", {"scarf-one": 2})
+    assert (cart["currency"], quantities_of(cart)) == ("EUR", {"scarf-one": 2})
     assert [(d["variant_id"], d["reason"]) for d in report["dropped"]] == [
         ("shirt-red-m", "replaced")
     ]
@@ -719,9 +669,9 @@ async def test_concurrent_merges_of_one_guest_cart_add_its_lines_once(
     results = [merged(response) for response in responses]
     reports = [report for _, report in results if any(report[n] for n in REPORT_LISTS)]
     assert len(reports) == 1
-    cart = await read(client, member)
+    cart = await read_cart(client, member)
     expected_red = 3 if member_has_cart else 2
-    assert lines(cart) == {"shirt-red-m": expected_red, "shirt-blue-l": 1}
+    assert quantities_of(cart) == {"shirt-red-m": expected_red, "shirt-blue-l": 1}
     assert {c["version"] for c, _ in results} == {cart["version"]}
     problem_of(await client.get("/v1/cart", headers=guest), 404, "cart_not_found")
 

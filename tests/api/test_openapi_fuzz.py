@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import hypothesis
-import pytest
 import requests
 import schemathesis
 from fastapi import FastAPI
@@ -350,15 +349,6 @@ async def test_no_operation_answers_a_server_error_to_any_caller(
     assert fuzzer.writers == set(fuzzer.callers), "some callers never got past the errors"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "/openapi.json declares one 2xx and FastAPI's 422 (as application/json) per route, but "
-        "the app answers problem+json 400/401/403/404/409/412 and its 422s as "
-        "application/problem+json, and 200 to POST /v1/cart and POST /v1/cart/items and 201 "
-        "to PUT /v1/catalog/products/{id}. Drop this mark once the routes declare them."
-    ),
-)
 async def test_openapi_documents_every_status_and_media_type_the_app_answers(
     app: FastAPI, settings: Settings
 ) -> None:

@@ -10,9 +10,8 @@ import httpx
 import pytest
 
 from aimall_cart.config import Settings
+from tests.answers import Headers, cart_of, merged, post_item, problem_of, quantities_of, read_cart
 from tests.builders import bearer, shirt
-
-Headers = dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,39 +93,12 @@ OUTCOMES: dict[str, dict[str, int]] = {
 mutations = pytest.mark.parametrize("mutation", list(MUTATIONS))
 
 
-def cart_of(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-    """The cart in a successful response (a merge's is under `cart`); its version is the ETag."""
+def mutated_cart(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    """The cart a mutation answers: a merge's is under `cart`, beside its report."""
     assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    cart: dict[str, Any] = body["cart"] if "merge" in body else body
-    assert response.headers["ETag"] == f'"{cart["version"]}"'
-    return cart
-
-
-def problem_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert {"type", "title", "status", "detail", "code"} <= body.keys()
-    assert (body["status"], body["code"]) == (status, code)
-    return body
-
-
-async def read(client: httpx.AsyncClient, headers: Headers) -> dict[str, Any]:
-    return cart_of(await client.get("/v1/cart", headers=headers))
-
-
-def lines(cart: dict[str, Any]) -> dict[str, int]:
-    return {item["variant_id"]: item["quantity"] for item in cart["items"]}
-
-
-async def post_item(
-    client: httpx.AsyncClient, headers: Headers, variant_id: str, quantity: int
-) -> httpx.Response:
-    body = {"product_id": "shirt", "variant_id": variant_id, "quantity": quantity}
-    response = await client.post("/v1/cart/items", json=body, headers=headers)
-    assert response.status_code in (200, 201), response.text
-    return response
+    if "merge" in response.json():
+        return merged(response, status)[0]
+    return cart_of(response, status)
 
 
 @pytest.fixture
@@ -139,7 +111,7 @@ async def carts(client: httpx.AsyncClient, settings: Settings) -> Carts:
     created = await client.post("/v1/cart")
     guest = {"X-Cart-Token": created.headers["X-Cart-Token"]}
     await post_item(client, guest, "shirt-red-l", 3)
-    return Carts(member=member, guest=guest, cart=await read(client, member))
+    return Carts(member=member, guest=guest, cart=await read_cart(client, member))
 
 
 # --- every mutation moves the version on by one ---------------------------------------------
@@ -153,9 +125,9 @@ async def test_each_mutation_bumps_the_version_by_exactly_one_and_the_etag_follo
     versions = [cart_of(await client.post("/v1/cart", headers=member), 201)["version"]]
 
     async def step(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-        cart = cart_of(response, status)
+        cart = mutated_cart(response, status)
         versions.append(cart["version"])
-        assert await read(client, member) == cart
+        assert await read_cart(client, member) == cart
         return cart
 
     body = {"product_id": "shirt", "variant_id": "shirt-red-m", "quantity": 1}
@@ -174,20 +146,20 @@ async def test_each_mutation_bumps_the_version_by_exactly_one_and_the_etag_follo
     merged = await step(await client.post("/v1/cart/merge", headers={**member, **guest}))
 
     assert versions == list(range(versions[0], versions[0] + 9))
-    assert lines(merged) == {"shirt-red-l": 3}
+    assert quantities_of(merged) == {"shirt-red-l": 3}
 
 
 @mutations
 async def test_a_mutation_without_if_match_applies_to_the_latest_version(
     client: httpx.AsyncClient, carts: Carts, mutation: str
 ) -> None:
-    cart = cart_of(
+    cart = mutated_cart(
         await MUTATIONS[mutation](client, carts, {}),
         201 if mutation == "post_items_new_line" else 200,
     )
     assert cart["version"] == carts.cart["version"] + 1
-    assert lines(cart) == OUTCOMES[mutation]
-    assert await read(client, carts.member) == cart
+    assert quantities_of(cart) == OUTCOMES[mutation]
+    assert await read_cart(client, carts.member) == cart
 
 
 async def test_a_guest_carts_mutations_bump_its_version_and_honour_if_match(
@@ -203,11 +175,11 @@ async def test_a_guest_carts_mutations_bump_its_version_and_honour_if_match(
     body = {"product_id": "shirt", "variant_id": "shirt-red-m", "quantity": 1}
     response = await client.post("/v1/cart/items", json=body, headers=stale)
     problem_of(response, 412, "version_mismatch")
-    assert await read(client, guest) == cart
+    assert await read_cart(client, guest) == cart
 
     current = {**guest, "If-Match": f'"{cart["version"]}"'}
     after = cart_of(await client.post("/v1/cart/items", json=body, headers=current))
-    assert (after["version"], lines(after)) == (cart["version"] + 1, {"shirt-red-m": 2})
+    assert (after["version"], quantities_of(after)) == (cart["version"] + 1, {"shirt-red-m": 2})
 
 
 # --- If-Match -------------------------------------------------------------------------------
@@ -218,13 +190,13 @@ async def test_a_guest_carts_mutations_bump_its_version_and_honour_if_match(
 async def test_a_stale_if_match_is_refused_and_leaves_both_carts_unchanged(
     client: httpx.AsyncClient, carts: Carts, mutation: str, offset: int
 ) -> None:
-    guest_before = await read(client, carts.guest)
+    guest_before = await read_cart(client, carts.guest)
     stale = {"If-Match": f'"{carts.cart["version"] + offset}"'}
 
     problem_of(await MUTATIONS[mutation](client, carts, stale), 412, "version_mismatch")
 
-    assert await read(client, carts.member) == carts.cart
-    assert await read(client, carts.guest) == guest_before
+    assert await read_cart(client, carts.member) == carts.cart
+    assert await read_cart(client, carts.guest) == guest_before
 
 
 @mutations
@@ -235,11 +207,11 @@ async def test_if_match_star_the_current_etag_or_its_weak_form_is_accepted(
     if_match = {"If-Match": form.format(v=carts.cart["version"])}
     status = 201 if mutation == "post_items_new_line" else 200
 
-    cart = cart_of(await MUTATIONS[mutation](client, carts, if_match), status)
+    cart = mutated_cart(await MUTATIONS[mutation](client, carts, if_match), status)
 
     assert cart["version"] == carts.cart["version"] + 1
-    assert lines(cart) == OUTCOMES[mutation]
-    assert await read(client, carts.member) == cart
+    assert quantities_of(cart) == OUTCOMES[mutation]
+    assert await read_cart(client, carts.member) == cart
 
 
 @mutations
@@ -248,7 +220,7 @@ async def test_a_garbage_if_match_is_refused_as_version_mismatch(
 ) -> None:
     garbage = {"If-Match": "not-an-etag"}
     problem_of(await MUTATIONS[mutation](client, carts, garbage), 412, "version_mismatch")
-    assert await read(client, carts.member) == carts.cart
+    assert await read_cart(client, carts.member) == carts.cart
 
 
 @pytest.mark.parametrize(
@@ -261,7 +233,7 @@ async def test_if_match_values_that_are_not_an_etag_are_refused(
 ) -> None:
     garbage = {"If-Match": if_match.format(v=carts.cart["version"])}
     problem_of(await patch_item(client, carts, garbage), 412, "version_mismatch")
-    assert await read(client, carts.member) == carts.cart
+    assert await read_cart(client, carts.member) == carts.cart
 
 
 async def test_after_a_refused_stale_write_the_fresh_etag_succeeds(
@@ -275,7 +247,7 @@ async def test_after_a_refused_stale_write_the_fresh_etag_succeeds(
     cart = cart_of(response, 201)
 
     assert cart["version"] == moved["version"] + 1
-    assert lines(cart) == {"shirt-blue-m": 1, "shirt-blue-l": 1}
+    assert quantities_of(cart) == {"shirt-blue-m": 1, "shirt-blue-l": 1}
 
 
 async def test_a_refused_mutation_does_not_bump_the_version(
@@ -287,7 +259,7 @@ async def test_a_refused_mutation_does_not_bump_the_version(
     body = {"product_id": "shirt", "variant_id": "shirt-red-m", "quantity": 9}
     response = await client.post("/v1/cart/items", json=body, headers=carts.member)
     problem_of(response, 422, "quantity_out_of_range")
-    assert await read(client, carts.member) == carts.cart
+    assert await read_cart(client, carts.member) == carts.cart
 
     current = {"If-Match": f'"{carts.cart["version"]}"'}
     cart = cart_of(await patch_item(client, carts, current))
@@ -313,11 +285,11 @@ async def test_a_repeated_merge_and_a_merge_preview_leave_the_version_alone(
     preview = await client.post(
         "/v1/cart/merge", params={"preview": "true"}, headers={**carts.member, **carts.guest}
     )
-    assert cart_of(preview)["version"] == carts.cart["version"]
-    assert await read(client, carts.member) == carts.cart
+    assert mutated_cart(preview)["version"] == carts.cart["version"]
+    assert await read_cart(client, carts.member) == carts.cart
 
-    merged = cart_of(await merge(client, carts, {}))
-    again = cart_of(await merge(client, carts, {"If-Match": f'"{merged["version"]}"'}))
+    merged = mutated_cart(await merge(client, carts, {}))
+    again = mutated_cart(await merge(client, carts, {"If-Match": f'"{merged["version"]}"'}))
 
     assert merged["version"] == again["version"] == carts.cart["version"] + 1
-    assert (await read(client, carts.member))["version"] == merged["version"]
+    assert (await read_cart(client, carts.member))["version"] == merged["version"]

@@ -63,7 +63,12 @@ def _respond(response: Response, view: access.CartView, *, created_status: int =
     return present.cart_body(view)
 
 
-@router.post("", response_model=CartOut, status_code=201)
+@router.post(
+    "",
+    response_model=CartOut,
+    status_code=201,
+    responses={200: {"model": CartOut, "description": "The caller's cart, which already existed"}},
+)
 async def create_cart(
     request: Request,
     response: Response,
@@ -87,7 +92,12 @@ async def read_cart(
     return _respond(response, await carts.get_cart(session, principal=principal, now=now))
 
 
-@router.post("/items", response_model=CartOut, status_code=201)
+@router.post(
+    "/items",
+    response_model=CartOut,
+    status_code=201,
+    responses={200: {"model": CartOut, "description": "Added to a line already in the cart"}},
+)
 async def add_item(
     request: Request,
     response: Response,

@@ -49,7 +49,11 @@ def render(item: catalog.ProductStock) -> ProductOut:
     )
 
 
-@router.put("/products/{product_id}", response_model=ProductOut)
+@router.put(
+    "/products/{product_id}",
+    response_model=ProductOut,
+    responses={201: {"model": ProductOut, "description": "Created"}},
+)
 async def put_product(
     product_id: ProductId,
     body: ProductIn,
