@@ -107,7 +107,23 @@ async def add_item(
     line = next((item for item in cart.items if item.line_key == key), None)
     quantity = data.quantity + (line.quantity if line else 0)
     rules.check_quantity(quantity, **bounds)
-    if line is None and len(cart.items) >= policy.max_lines:
+    _check_room(cart, product, new_line=line is None, policy=policy)
+    rules.check_stock(quantity, available=await _available(session, variant.id, now=now))
+    if line is None:
+        cart.items.append(_new_line(product, variant, quantity=quantity, now=now))
+    else:
+        line.quantity, line.updated_at = quantity, now
+    access.touch(cart, now)
+    await session.flush()
+    result = await access.view_of_new(session, cart, created=cart_created, guest=guest, now=now)
+    result.created = line is None
+    return result
+
+
+def _check_room(cart: Cart, product: Product, *, new_line: bool, policy: access.CartPolicy) -> None:
+    """A new line needs a free place, and every line shares the cart's currency (an empty cart
+    takes the product's)."""
+    if new_line and len(cart.items) >= policy.max_lines:
         raise rules.CartFull(
             f"A cart holds at most {policy.max_lines} lines", max_lines=policy.max_lines
         )
@@ -119,16 +135,6 @@ async def add_item(
             cart_currency=cart.currency,
             currency=product.currency,
         )
-    rules.check_stock(quantity, available=await _available(session, variant.id, now=now))
-    if line is None:
-        cart.items.append(_new_line(product, variant, quantity=quantity, now=now))
-    else:
-        line.quantity, line.updated_at = quantity, now
-    access.touch(cart, now)
-    await session.flush()
-    result = await access.view_of_new(session, cart, created=cart_created, guest=guest, now=now)
-    result.created = line is None
-    return result
 
 
 async def update_item(

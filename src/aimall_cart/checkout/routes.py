@@ -11,6 +11,7 @@ from aimall_cart.auth import CurrentPrincipal
 from aimall_cart.carts import present
 from aimall_cart.carts.routes import IfMatch, expected_version
 from aimall_cart.carts.schemas import CartOut
+from aimall_cart.checkout import orders as order_service
 from aimall_cart.checkout import service as checkout
 from aimall_cart.checkout.schemas import CheckoutOut, CompleteCheckout, OrderOut, StartCheckout
 from aimall_cart.clock import Now
@@ -89,7 +90,7 @@ async def complete_checkout(
         ),
     )
     response.headers["Location"] = f"/v1/orders/{order.id}"
-    return OrderOut.model_validate(checkout.order_document(order))
+    return OrderOut.model_validate(order_service.document(order))
 
 
 @router.delete("", response_model=CartOut)
@@ -106,5 +107,5 @@ async def cancel_checkout(
 async def read_order(
     order_id: uuid.UUID, session: ReadSession, principal: CurrentPrincipal
 ) -> OrderOut:
-    order = await checkout.get_order(session, principal=principal, order_id=order_id)
-    return OrderOut.model_validate(checkout.order_document(order))
+    order = await order_service.get(session, principal=principal, order_id=order_id)
+    return OrderOut.model_validate(order_service.document(order))

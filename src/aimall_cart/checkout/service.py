@@ -15,15 +15,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from aimall_cart import events
 from aimall_cart.auth import Principal
 from aimall_cart.carts import access
 from aimall_cart.carts import rules as cart_rules
 from aimall_cart.carts.models import Cart
-from aimall_cart.checkout import rules
-from aimall_cart.checkout.models import CartArchive, Checkout, Order, OrderLine
+from aimall_cart.checkout import orders, rules
+from aimall_cart.checkout.models import CartArchive, Checkout, Order
 from aimall_cart.errors import Conflict, NotFound
 from aimall_cart.inventory import service as inventory
 
@@ -38,10 +37,6 @@ class NoCheckout(Conflict):
 
 class CheckoutExpired(Conflict):
     code = "checkout_expired"
-
-
-class OrderNotFound(NotFound):
-    code = "order_not_found"
 
 
 @dataclass(slots=True)
@@ -184,134 +179,20 @@ async def complete(
     ):
         raise CheckoutExpired("The reservation ran out; start the checkout again")
     view = await access.view(session, cart, now=now)
-    order = _order(cart, checkout, payment_reference=payment_reference, now=now)
+    order = orders.from_cart(cart, checkout, payment_reference=payment_reference, now=now)
     session.add(order)
     await session.flush()  # the archive refers to the order, and no relationship orders them
     session.add(
-        CartArchive(cart_id=cart.id, order_id=order.id, snapshot=_snapshot(view), archived_at=now)
+        CartArchive(
+            cart_id=cart.id, order_id=order.id, snapshot=orders.snapshot(view), archived_at=now
+        )
     )
     checkout.status, checkout.updated_at = "completed", now
     cart.status, cart.locked_until = "checked_out", None
     cart.items.clear()
     access.touch(cart, now)
-    events.emit(session, "order.placed", order_document(order), now=now)
+    events.emit(session, "order.placed", orders.document(order), now=now)
     await session.flush()
-    return order
-
-
-def _order(
-    cart: Cart, checkout: Checkout, *, payment_reference: str | None, now: datetime
-) -> Order:
-    totals = cart_rules.totals(
-        cart_rules.Line(i.quantity, i.unit_price, i.discount) for i in cart.items
-    )
-    order = Order(
-        id=uuid.uuid4(),
-        cart_id=cart.id,
-        checkout_id=checkout.id,
-        user_id=cart.user_id,
-        guest_token_hash=cart.guest_token_hash,
-        status="placed",
-        currency=cart.currency,
-        subtotal=totals.subtotal,
-        discount=totals.discount,
-        total=totals.total,
-        item_count=totals.item_count,
-        payment_reference=payment_reference,
-        created_at=now,
-        lines=[],
-    )
-    for position, item in enumerate(cart.items):
-        order.lines.append(
-            OrderLine(
-                id=uuid.uuid4(),
-                position=position,
-                product_id=item.product_id,
-                variant_id=item.variant_id,
-                name=item.name,
-                thumbnail_url=item.thumbnail_url,
-                options=dict(item.options),
-                quantity=item.quantity,
-                unit_price=item.unit_price,
-                discount=item.discount,
-                line_total=(item.unit_price - item.discount) * item.quantity,
-            )
-        )
-    return order
-
-
-def _snapshot(view: access.CartView) -> dict[str, object]:
-    cart = view.cart
-    return {
-        "id": str(cart.id),
-        "currency": cart.currency,
-        "version": cart.version,
-        "items": [
-            {
-                "product_id": i.product_id,
-                "variant_id": i.variant_id,
-                "name": i.name,
-                "options": i.options,
-                "quantity": i.quantity,
-                "unit_price": i.unit_price,
-                "discount": i.discount,
-            }
-            for i in cart.items
-        ],
-    }
-
-
-def order_document(order: Order) -> dict[str, object]:
-    """The order as the order module receives it, and as ``GET /v1/orders/{id}`` shows it."""
-    return {
-        "id": str(order.id),
-        "cart_id": str(order.cart_id),
-        "status": order.status,
-        "currency": order.currency,
-        "customer": {"type": "member", "user_id": order.user_id}
-        if order.user_id
-        else {"type": "guest"},
-        "lines": [
-            {
-                "product_id": line.product_id,
-                "variant_id": line.variant_id,
-                "name": line.name,
-                "thumbnail_url": line.thumbnail_url,
-                "options": line.options,
-                "quantity": line.quantity,
-                "unit_price": line.unit_price,
-                "discount": line.discount,
-                "line_total": line.line_total,
-            }
-            for line in order.lines
-        ],
-        "totals": {
-            "subtotal": order.subtotal,
-            "discount": order.discount,
-            "total": order.total,
-            "item_count": order.item_count,
-        },
-        "payment_reference": order.payment_reference,
-        "created_at": order.created_at.isoformat().replace("+00:00", "Z"),
-    }
-
-
-async def get_order(session: AsyncSession, *, principal: Principal, order_id: uuid.UUID) -> Order:
-    """The order, for its own customer or an admin; anyone else learns nothing of it."""
-    order = await session.scalar(
-        select(Order).options(selectinload(Order.lines)).where(Order.id == order_id)
-    )
-    mine = order is not None and (
-        principal.role == "admin"
-        or (principal.user_id is not None and order.user_id == principal.user_id)
-        or (
-            principal.user_id is None
-            and principal.cart_token_hash is not None
-            and order.guest_token_hash == principal.cart_token_hash
-        )
-    )
-    if order is None or not mine:
-        raise OrderNotFound("There is no such order", order_id=str(order_id))
     return order
 
 

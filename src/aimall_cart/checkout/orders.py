@@ -1,0 +1,138 @@
+"""Orders: made from a checked-out cart, shown to their customer, handed to the order module."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from aimall_cart.auth import Principal
+from aimall_cart.carts import access
+from aimall_cart.carts import rules as cart_rules
+from aimall_cart.carts.models import Cart
+from aimall_cart.checkout.models import Checkout, Order, OrderLine
+from aimall_cart.errors import NotFound
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+
+
+def from_cart(
+    cart: Cart, checkout: Checkout, *, payment_reference: str | None, now: datetime
+) -> Order:
+    """The order a cart makes: its lines at their snapshot prices, and their totals."""
+    totals = cart_rules.totals(
+        cart_rules.Line(i.quantity, i.unit_price, i.discount) for i in cart.items
+    )
+    order = Order(
+        id=uuid.uuid4(),
+        cart_id=cart.id,
+        checkout_id=checkout.id,
+        user_id=cart.user_id,
+        guest_token_hash=cart.guest_token_hash,
+        status="placed",
+        currency=cart.currency,
+        subtotal=totals.subtotal,
+        discount=totals.discount,
+        total=totals.total,
+        item_count=totals.item_count,
+        payment_reference=payment_reference,
+        created_at=now,
+        lines=[],
+    )
+    for position, item in enumerate(cart.items):
+        order.lines.append(
+            OrderLine(
+                id=uuid.uuid4(),
+                position=position,
+                product_id=item.product_id,
+                variant_id=item.variant_id,
+                name=item.name,
+                thumbnail_url=item.thumbnail_url,
+                options=dict(item.options),
+                quantity=item.quantity,
+                unit_price=item.unit_price,
+                discount=item.discount,
+                line_total=(item.unit_price - item.discount) * item.quantity,
+            )
+        )
+    return order
+
+
+def snapshot(view: access.CartView) -> dict[str, object]:
+    cart = view.cart
+    return {
+        "id": str(cart.id),
+        "currency": cart.currency,
+        "version": cart.version,
+        "items": [
+            {
+                "product_id": i.product_id,
+                "variant_id": i.variant_id,
+                "name": i.name,
+                "options": i.options,
+                "quantity": i.quantity,
+                "unit_price": i.unit_price,
+                "discount": i.discount,
+            }
+            for i in cart.items
+        ],
+    }
+
+
+def document(order: Order) -> dict[str, object]:
+    """The order as the order module receives it, and as ``GET /v1/orders/{id}`` shows it."""
+    return {
+        "id": str(order.id),
+        "cart_id": str(order.cart_id),
+        "status": order.status,
+        "currency": order.currency,
+        "customer": {"type": "member", "user_id": order.user_id}
+        if order.user_id
+        else {"type": "guest"},
+        "lines": [
+            {
+                "product_id": line.product_id,
+                "variant_id": line.variant_id,
+                "name": line.name,
+                "thumbnail_url": line.thumbnail_url,
+                "options": line.options,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "discount": line.discount,
+                "line_total": line.line_total,
+            }
+            for line in order.lines
+        ],
+        "totals": {
+            "subtotal": order.subtotal,
+            "discount": order.discount,
+            "total": order.total,
+            "item_count": order.item_count,
+        },
+        "payment_reference": order.payment_reference,
+        "created_at": order.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+async def get(session: AsyncSession, *, principal: Principal, order_id: uuid.UUID) -> Order:
+    """The order, for its own customer or an admin; anyone else learns nothing of it."""
+    order = await session.scalar(
+        select(Order).options(selectinload(Order.lines)).where(Order.id == order_id)
+    )
+    mine = order is not None and (
+        principal.role == "admin"
+        or (principal.user_id is not None and order.user_id == principal.user_id)
+        or (
+            principal.user_id is None
+            and principal.cart_token_hash is not None
+            and order.guest_token_hash == principal.cart_token_hash
+        )
+    )
+    if order is None or not mine:
+        raise OrderNotFound("There is no such order", order_id=str(order_id))
+    return order
