@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aimall_cart.carts.rules import Flag
@@ -47,3 +47,19 @@ def quantities(lines: Sequence[LineCheck]) -> dict[str, int]:
     for line in lines:
         wanted[line.variant_id] = wanted.get(line.variant_id, 0) + line.quantity
     return wanted
+
+
+def shortage_problems(
+    lines: Sequence[LineCheck], available: Mapping[str, int]
+) -> list[dict[str, object]]:
+    """The lines whose variant could not be reserved, with what is free of it."""
+    return [
+        {
+            "item_id": line.item_id,
+            "code": "insufficient_stock",
+            "available_quantity": available[line.variant_id],
+            "message": f"Only {available[line.variant_id]} left",
+        }
+        for line in lines
+        if line.variant_id in available
+    ]

@@ -121,18 +121,10 @@ async def start(
         expires_at=checkout.expires_at,
     )
     if shortages:
-        short = {s.variant_id: s.available for s in shortages}
-        errors = [
-            {
-                "item_id": c.item_id,
-                "code": "insufficient_stock",
-                "available_quantity": short[c.variant_id],
-                "message": f"Only {short[c.variant_id]} left",
-            }
-            for c in checks
-            if c.variant_id in short
-        ]
-        raise rules.CheckoutBlocked("The stock ran out while checking out", errors=errors)
+        free = {s.variant_id: s.available for s in shortages}
+        raise rules.CheckoutBlocked(
+            "The stock ran out while checking out", errors=rules.shortage_problems(checks, free)
+        )
     cart.status, cart.locked_until = "locked", checkout.expires_at
     access.touch(cart, now)
     await session.flush()
