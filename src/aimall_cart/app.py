@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.types import Send
 
-from aimall_cart import __version__, worker
+from aimall_cart import __version__, logs, worker
 from aimall_cart.auth import TokenVerifier
 from aimall_cart.carts.routes import router as cart_router
 from aimall_cart.catalog.routes import router as catalog_router
@@ -168,8 +168,10 @@ def _register_error_handlers(app: FastAPI) -> None:
         return problem(500, "internal", "Internal error", "Something went wrong on our side")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, configure_logging: bool = False) -> FastAPI:
     settings = settings or get_settings()
+    if configure_logging:
+        logs.configure(settings.log_level)
     database = Database(
         settings.database_url,
         pool_size=settings.database_pool_size,

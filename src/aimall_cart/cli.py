@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
+from fastapi import FastAPI
 from rich.console import Console
 
+from aimall_cart import logs
 from aimall_cart import migrate as migrations
 from aimall_cart.auth import Principal, Role, issue_token
 from aimall_cart.clock import Clock
@@ -46,7 +48,7 @@ def serve(
     if migrate if migrate is not None else settings.is_sqlite:
         migrations.upgrade(settings.database_url)
     uvicorn.run(
-        "aimall_cart.app:create_app",
+        "aimall_cart.cli:server_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
@@ -58,6 +60,13 @@ def serve(
     )
 
 
+def server_app() -> FastAPI:
+    """The application as ``serve`` runs it: with structured logs on stderr."""
+    from aimall_cart.app import create_app
+
+    return create_app(configure_logging=True)
+
+
 @app.command(name="worker")
 def run_worker() -> None:
     """Run the background jobs until interrupted (when servers run with --no-worker)."""
@@ -65,6 +74,7 @@ def run_worker() -> None:
     from aimall_cart.db import Database
 
     settings = get_settings()
+    logs.configure(settings.log_level)
 
     async def main() -> None:
         database = Database(settings.database_url)
