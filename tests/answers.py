@@ -6,6 +6,9 @@ from typing import Any
 
 import httpx
 
+from aimall_cart.config import Settings
+from tests.builders import admin
+
 Headers = dict[str, str]
 
 
@@ -90,3 +93,23 @@ async def patch_line(
     client: httpx.AsyncClient, headers: Headers, item_id: str, **change: Any
 ) -> httpx.Response:
     return await client.patch(f"/v1/cart/items/{item_id}", json=change, headers=headers)
+
+
+async def stock_of(
+    client: httpx.AsyncClient, variant_id: str, product_id: str = "shirt"
+) -> tuple[int, int]:
+    """(units on hand, units free) of a variant, as the catalog shows them."""
+    response = await client.get(f"/v1/catalog/products/{product_id}")
+    assert response.status_code == 200, response.text
+    variant = next(v for v in response.json()["variants"] if v["variant_id"] == variant_id)
+    return variant["stock"], variant["available"]
+
+
+async def patch_variant(
+    client: httpx.AsyncClient, settings: Settings, variant_id: str, **change: Any
+) -> None:
+    """Change a variant as an admin; the change must succeed."""
+    response = await client.patch(
+        f"/v1/catalog/variants/{variant_id}", json=change, headers=admin(settings)
+    )
+    assert response.status_code == 200, response.text

@@ -5,20 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 
 from aimall_cart.config import Settings
-from tests.answers import add_item, read_cart
-from tests.builders import admin, bearer, make_product, make_variant, put_product, shirt
-
-
-async def patch_variant(
-    client: httpx.AsyncClient, settings: Settings, variant_id: str, **change: Any
-) -> None:
-    response = await client.patch(
-        f"/v1/catalog/variants/{variant_id}", json=change, headers=admin(settings)
-    )
-    assert response.status_code == 200, response.text
+from tests.answers import add_item, patch_variant, read_cart
+from tests.builders import make_product, make_variant, put_product, shirt
 
 
 def item(cart: dict[str, Any], variant_id: str) -> dict[str, Any]:
@@ -36,11 +26,6 @@ def assert_blocked_exactly_by_flags(cart: dict[str, Any]) -> None:
     assert sorted(issues(cart)) == sorted(expected)
     assert all(issue["message"] for issue in cart["issues"])
     assert cart["checkout_blocked"] is bool(expected)
-
-
-@pytest.fixture
-def member(settings: Settings) -> dict[str, str]:
-    return bearer(settings, "u-1")
 
 
 async def test_a_cart_without_flags_does_not_block_checkout(

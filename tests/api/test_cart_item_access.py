@@ -12,12 +12,6 @@ from aimall_cart.config import Settings
 from tests.answers import add_line, cart_of, lines, patch_line, problem_of, read_cart
 from tests.builders import bearer, shirt
 
-
-@pytest.fixture
-def member(settings: Settings) -> dict[str, str]:
-    return bearer(settings, "u-1")
-
-
 # --- which item, and whose -----------------------------------------------------------------
 
 

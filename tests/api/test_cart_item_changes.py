@@ -11,12 +11,6 @@ from aimall_cart.config import Settings
 from tests.answers import add_line, cart_of, lines, patch_line, problem_of, read_cart
 from tests.builders import admin, bearer, make_product, make_variant, put_product, shirt
 
-
-@pytest.fixture
-def member(settings: Settings) -> dict[str, str]:
-    return bearer(settings, "u-1")
-
-
 # --- PATCH /v1/cart/items/{item_id} ---------------------------------------------------------
 
 

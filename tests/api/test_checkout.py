@@ -6,15 +6,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from aimall_cart.config import Settings
-from tests.builders import admin, bearer, make_product, make_variant, put_product, shirt
-
-
-@pytest.fixture
-def member(settings: Settings) -> dict[str, str]:
-    return bearer(settings, "u-1")
+from tests.answers import patch_variant, stock_of
+from tests.builders import bearer, make_product, make_variant, put_product, shirt
 
 
 async def add(
@@ -28,23 +23,6 @@ async def add(
     assert response.status_code in (200, 201), response.text
     cart: dict[str, Any] = response.json()
     return cart
-
-
-async def stock_of(client: httpx.AsyncClient, variant_id: str) -> tuple[int, int]:
-    """(units on hand, units free) of a shirt variant, as the catalog shows them."""
-    response = await client.get("/v1/catalog/products/shirt")
-    assert response.status_code == 200, response.text
-    variant = next(v for v in response.json()["variants"] if v["variant_id"] == variant_id)
-    return variant["stock"], variant["available"]
-
-
-async def patch_variant(
-    client: httpx.AsyncClient, settings: Settings, variant_id: str, **change: Any
-) -> None:
-    response = await client.patch(
-        f"/v1/catalog/variants/{variant_id}", json=change, headers=admin(settings)
-    )
-    assert response.status_code == 200, response.text
 
 
 def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

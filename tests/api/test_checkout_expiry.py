@@ -18,12 +18,8 @@ from aimall_cart.checkout import service as checkout_service
 from aimall_cart.checkout.models import Checkout
 from aimall_cart.config import Settings
 from aimall_cart.inventory.models import Inventory, Reservation
+from tests.answers import stock_of
 from tests.builders import admin, bearer, shirt
-
-
-@pytest.fixture
-def member(settings: Settings) -> dict[str, str]:
-    return bearer(settings, "u-1")
 
 
 @pytest.fixture
@@ -55,14 +51,6 @@ async def start(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str,
     assert response.status_code == 201, response.text
     checkout: dict[str, Any] = response.json()
     return checkout
-
-
-async def stock_of(client: httpx.AsyncClient, variant_id: str) -> tuple[int, int]:
-    """(units on hand, units free) of a shirt variant, as the catalog shows them."""
-    response = await client.get("/v1/catalog/products/shirt")
-    assert response.status_code == 200, response.text
-    variant = next(v for v in response.json()["variants"] if v["variant_id"] == variant_id)
-    return variant["stock"], variant["available"]
 
 
 async def advance(client: httpx.AsyncClient, settings: Settings, seconds: float) -> Any:

@@ -90,11 +90,6 @@ def by_variant(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {entry["variant_id"]: entry for entry in entries}
 
 
-@pytest.fixture
-def member(settings: Settings) -> Headers:
-    return bearer(settings, "u-1")
-
-
 # --- the strategies -------------------------------------------------------------------------
 
 

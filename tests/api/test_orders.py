@@ -8,18 +8,13 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
 from aimall_cart.config import Settings
 from aimall_cart.events import OutboxEvent
+from tests.answers import problem_of, stock_of
 from tests.builders import admin, bearer, shirt
-
-
-@pytest.fixture
-def member(settings: Settings) -> dict[str, str]:
-    return bearer(settings, "u-1")
 
 
 async def add(
@@ -33,19 +28,6 @@ async def add(
     assert response.status_code in (200, 201), response.text
     cart: dict[str, Any] = response.json()
     return cart
-
-
-async def stock_of(client: httpx.AsyncClient, variant_id: str) -> tuple[int, int]:
-    """(units on hand, units free) of a shirt variant, as the catalog shows them."""
-    response = await client.get("/v1/catalog/products/shirt")
-    assert response.status_code == 200, response.text
-    variant = next(v for v in response.json()["variants"] if v["variant_id"] == variant_id)
-    return variant["stock"], variant["available"]
-
-
-def problem(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["code"] == code, response.text
 
 
 async def start(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
@@ -129,8 +111,8 @@ async def test_the_checked_out_cart_is_archived_and_the_next_cart_is_new(
     await start(client, member)
     assert (await place(client, member)).status_code == 201
 
-    problem(await client.get("/v1/cart", headers=member), 404, "cart_not_found")
-    problem(await client.get("/v1/cart/checkout", headers=member), 404, "checkout_not_found")
+    problem_of(await client.get("/v1/cart", headers=member), 404, "cart_not_found")
+    problem_of(await client.get("/v1/cart/checkout", headers=member), 404, "checkout_not_found")
     created = await client.post("/v1/cart", headers=member)
     assert created.status_code == 201, created.text
     fresh = created.json()
@@ -164,13 +146,13 @@ async def test_order_placed_is_written_to_the_outbox_with_the_order(
 async def test_completing_without_a_checkout_is_checkout_not_found(
     app: FastAPI, client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
-    problem(await place(client, member), 409, "checkout_not_found")
+    problem_of(await place(client, member), 409, "checkout_not_found")
     await shirt(client, settings)
     await add(client, member, "shirt-red-m", 2)
-    problem(await place(client, member), 409, "checkout_not_found")
+    problem_of(await place(client, member), 409, "checkout_not_found")
     await start(client, member)
     assert (await client.delete("/v1/cart/checkout", headers=member)).status_code == 200
-    problem(await place(client, member), 409, "checkout_not_found")
+    problem_of(await place(client, member), 409, "checkout_not_found")
 
     assert await stock_of(client, "shirt-red-m") == (10, 10)
     assert await placed_events(app) == []
@@ -184,7 +166,7 @@ async def test_completing_twice_places_one_order(
     await start(client, member)
     assert (await place(client, member)).status_code == 201
 
-    problem(await place(client, member), 409, "checkout_not_found")
+    problem_of(await place(client, member), 409, "checkout_not_found")
 
     assert await stock_of(client, "shirt-red-m") == (8, 8)
     assert len(await placed_events(app)) == 1
@@ -255,9 +237,9 @@ async def test_the_member_and_admins_read_the_order_and_nobody_else_learns_of_it
         {"X-Cart-Token": "t" * 43},
     ):
         refused = await client.get(f"/v1/orders/{order['id']}", headers=stranger)
-        problem(refused, 404, "order_not_found")
+        problem_of(refused, 404, "order_not_found")
     unknown = await client.get(f"/v1/orders/{uuid.uuid4()}", headers=admin(settings))
-    problem(unknown, 404, "order_not_found")
+    problem_of(unknown, 404, "order_not_found")
     malformed = await client.get("/v1/orders/not-a-uuid", headers=admin(settings))
     assert malformed.status_code == 422, malformed.text
 
@@ -282,14 +264,14 @@ async def test_a_guest_checks_out_with_its_token_and_reads_the_order_with_it(
     assert order["customer"]["type"] == "guest"
     assert order["customer"].get("user_id") is None
     assert await stock_of(client, "shirt-red-m") == (3, 3)
-    problem(await client.get("/v1/cart", headers=guest), 404, "cart_not_found")
+    problem_of(await client.get("/v1/cart", headers=guest), 404, "cart_not_found")
     mine = await client.get(f"/v1/orders/{order['id']}", headers=guest)
     assert mine.status_code == 200, mine.text
     assert mine.json() == order
     other_guest = await client.post("/v1/cart")
     other = {"X-Cart-Token": other_guest.json()["guest_token"]}
-    problem(await client.get(f"/v1/orders/{order['id']}", headers=other), 404, "order_not_found")
-    problem(
+    problem_of(await client.get(f"/v1/orders/{order['id']}", headers=other), 404, "order_not_found")
+    problem_of(
         await client.get(f"/v1/orders/{order['id']}", headers=bearer(settings, "u-1")),
         404,
         "order_not_found",
