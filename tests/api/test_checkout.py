@@ -8,21 +8,8 @@ from typing import Any
 import httpx
 
 from aimall_cart.config import Settings
-from tests.answers import patch_variant, stock_of
+from tests.answers import add_item, patch_variant, stock_of
 from tests.builders import bearer, make_product, make_variant, put_product, shirt
-
-
-async def add(
-    client: httpx.AsyncClient, headers: dict[str, str], variant_id: str, quantity: int = 1
-) -> dict[str, Any]:
-    response = await client.post(
-        "/v1/cart/items",
-        json={"product_id": "shirt", "variant_id": variant_id, "quantity": quantity},
-        headers=headers,
-    )
-    assert response.status_code in (200, 201), response.text
-    cart: dict[str, Any] = response.json()
-    return cart
 
 
 def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -41,8 +28,8 @@ async def test_checkout_reserves_the_stock_and_locks_the_cart(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings, stock=10, price=1999, discount=200)
-    await add(client, member, "shirt-red-m", 3)
-    cart = await add(client, member, "shirt-blue-l", 2)
+    await add_item(client, member, "shirt-red-m", 3)
+    cart = await add_item(client, member, "shirt-blue-l", 2)
 
     response = await client.post("/v1/cart/checkout", headers=member)
 
@@ -84,7 +71,7 @@ async def test_a_locked_cart_refuses_item_changes_and_a_second_checkout(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings)
-    cart = await add(client, member, "shirt-red-m", 2)
+    cart = await add_item(client, member, "shirt-red-m", 2)
     item_id = cart["items"][0]["id"]
     assert (await client.post("/v1/cart/checkout", headers=member)).status_code == 201
 
@@ -120,8 +107,8 @@ async def test_every_flag_blocks_checkout_with_one_entry_per_line_and_reserves_n
 ) -> None:
     await shirt(client, settings, stock=10)
     for variant_id, quantity in [("shirt-red-m", 5), ("shirt-red-l", 3), ("shirt-blue-m", 2)]:
-        await add(client, member, variant_id, quantity)
-    cart = await add(client, member, "shirt-blue-l", 1)
+        await add_item(client, member, variant_id, quantity)
+    cart = await add_item(client, member, "shirt-blue-l", 1)
     ids = {i["variant_id"]: i["id"] for i in cart["items"]}
     await shirt(client, settings, stock=10, max_quantity=4)
     await patch_variant(client, settings, "shirt-red-l", stock=1)
@@ -153,7 +140,7 @@ async def test_a_price_change_blocks_checkout_unless_accepted(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings, price=1999, discount=0)
-    cart = await add(client, member, "shirt-red-m", 2)
+    cart = await add_item(client, member, "shirt-red-m", 2)
     await patch_variant(client, settings, "shirt-red-m", price=2499, discount=100)
 
     for body in (None, {"accept_price_changes": False}):
@@ -175,7 +162,7 @@ async def test_accepting_price_changes_does_not_let_other_problems_through(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings, stock=10)
-    cart = await add(client, member, "shirt-red-m", 4)
+    cart = await add_item(client, member, "shirt-red-m", 4)
     await patch_variant(client, settings, "shirt-red-m", price=999, stock=2)
 
     response = await client.post(
@@ -191,8 +178,8 @@ async def test_checkout_honours_if_match(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings)
-    first = await add(client, member, "shirt-red-m")
-    current = await add(client, member, "shirt-red-l")
+    first = await add_item(client, member, "shirt-red-m")
+    current = await add_item(client, member, "shirt-red-l")
 
     stale = {**member, "If-Match": f'"{first["version"]}"'}
     problem(await client.post("/v1/cart/checkout", headers=stale), 412, "version_mismatch")
@@ -208,7 +195,7 @@ async def test_reading_the_checkout_shows_the_one_in_progress(
 ) -> None:
     await shirt(client, settings)
     problem(await client.get("/v1/cart/checkout", headers=member), 404, "checkout_not_found")
-    await add(client, member, "shirt-red-m", 2)
+    await add_item(client, member, "shirt-red-m", 2)
     problem(await client.get("/v1/cart/checkout", headers=member), 404, "checkout_not_found")
     started = (await client.post("/v1/cart/checkout", headers=member)).json()
 
@@ -225,7 +212,7 @@ async def test_cancelling_releases_the_stock_and_unlocks_the_cart(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings, stock=10)
-    cart = await add(client, member, "shirt-red-m", 4)
+    cart = await add_item(client, member, "shirt-red-m", 4)
     problem(await client.delete("/v1/cart/checkout", headers=member), 409, "checkout_not_found")
     started = (await client.post("/v1/cart/checkout", headers=member)).json()
     assert await stock_of(client, "shirt-red-m") == (10, 6)
@@ -255,10 +242,10 @@ async def test_lines_sharing_a_variant_are_checked_against_its_stock_together(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings, stock=10)
-    await add(client, member, "shirt-red-m", 6)
+    await add_item(client, member, "shirt-red-m", 6)
     renamed = make_variant("shirt-red-m", stock=10, color="crimson", size="M")
     await put_product(client, settings, "shirt", make_product(renamed))
-    cart = await add(client, member, "shirt-red-m", 6)
+    cart = await add_item(client, member, "shirt-red-m", 6)
     assert len(cart["items"]) == 2
 
     body = problem(await client.post("/v1/cart/checkout", headers=member), 409, "checkout_blocked")
@@ -274,8 +261,8 @@ async def test_the_units_a_checkout_holds_do_not_flag_its_own_lines(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings, stock=3)
-    await add(client, member, "shirt-red-m", 3)
-    await add(client, member, "shirt-blue-m", 2)
+    await add_item(client, member, "shirt-red-m", 3)
+    await add_item(client, member, "shirt-blue-m", 2)
 
     started = await client.post("/v1/cart/checkout", headers=member)
 

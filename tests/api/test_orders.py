@@ -13,21 +13,8 @@ from sqlalchemy import select
 
 from aimall_cart.config import Settings
 from aimall_cart.events import OutboxEvent
-from tests.answers import problem_of, stock_of
+from tests.answers import add_item, problem_of, stock_of
 from tests.builders import admin, bearer, shirt
-
-
-async def add(
-    client: httpx.AsyncClient, headers: dict[str, str], variant_id: str, quantity: int = 1
-) -> dict[str, Any]:
-    response = await client.post(
-        "/v1/cart/items",
-        json={"product_id": "shirt", "variant_id": variant_id, "quantity": quantity},
-        headers=headers,
-    )
-    assert response.status_code in (200, 201), response.text
-    cart: dict[str, Any] = response.json()
-    return cart
 
 
 async def start(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
@@ -53,8 +40,8 @@ async def test_completing_places_the_order_from_the_reserved_lines(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings, stock=10, price=1999, discount=200)
-    await add(client, member, "shirt-red-m", 3)
-    await add(client, member, "shirt-blue-l", 1)
+    await add_item(client, member, "shirt-red-m", 3)
+    await add_item(client, member, "shirt-blue-l", 1)
     checkout = await start(client, member)
 
     response = await place(client, member, {"payment_reference": "pay-123"})
@@ -91,8 +78,8 @@ async def test_completing_sells_the_reserved_stock(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings, stock=10)
-    await add(client, member, "shirt-red-m", 3)
-    await add(client, member, "shirt-blue-l", 2)
+    await add_item(client, member, "shirt-red-m", 3)
+    await add_item(client, member, "shirt-blue-l", 2)
     await start(client, member)
     assert await stock_of(client, "shirt-red-m") == (10, 7)
 
@@ -107,7 +94,7 @@ async def test_the_checked_out_cart_is_archived_and_the_next_cart_is_new(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings)
-    cart = await add(client, member, "shirt-red-m", 2)
+    cart = await add_item(client, member, "shirt-red-m", 2)
     await start(client, member)
     assert (await place(client, member)).status_code == 201
 
@@ -124,7 +111,7 @@ async def test_order_placed_is_written_to_the_outbox_with_the_order(
     app: FastAPI, client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings)
-    await add(client, member, "shirt-red-m", 2)
+    await add_item(client, member, "shirt-red-m", 2)
     await start(client, member)
     assert await placed_events(app) == []
 
@@ -148,7 +135,7 @@ async def test_completing_without_a_checkout_is_checkout_not_found(
 ) -> None:
     problem_of(await place(client, member), 409, "checkout_not_found")
     await shirt(client, settings)
-    await add(client, member, "shirt-red-m", 2)
+    await add_item(client, member, "shirt-red-m", 2)
     problem_of(await place(client, member), 409, "checkout_not_found")
     await start(client, member)
     assert (await client.delete("/v1/cart/checkout", headers=member)).status_code == 200
@@ -162,7 +149,7 @@ async def test_completing_twice_places_one_order(
     app: FastAPI, client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings)
-    await add(client, member, "shirt-red-m", 2)
+    await add_item(client, member, "shirt-red-m", 2)
     await start(client, member)
     assert (await place(client, member)).status_code == 201
 
@@ -176,7 +163,7 @@ async def test_an_accepted_price_change_is_what_the_order_charges(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings, price=1999)
-    await add(client, member, "shirt-red-m", 2)
+    await add_item(client, member, "shirt-red-m", 2)
     response = await client.patch(
         "/v1/catalog/variants/shirt-red-m",
         json={"price": 2499, "discount": 300},
@@ -205,7 +192,7 @@ async def test_payment_reference_is_optional_but_not_empty(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings)
-    await add(client, member, "shirt-red-m")
+    await add_item(client, member, "shirt-red-m")
     await start(client, member)
 
     assert (await place(client, member, {"payment_reference": ""})).status_code == 422
@@ -219,7 +206,7 @@ async def test_the_member_and_admins_read_the_order_and_nobody_else_learns_of_it
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings)
-    await add(client, member, "shirt-red-m", 2)
+    await add_item(client, member, "shirt-red-m", 2)
     await start(client, member)
     placed = await place(client, member, {"payment_reference": "pay-1"})
     order = placed.json()
