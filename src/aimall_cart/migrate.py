@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -31,8 +32,10 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-def head_revision(url: str) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+@lru_cache(maxsize=1)
+def head_revision() -> str | None:
+    """The newest migration shipped with this code (read from the scripts once)."""
+    return ScriptDirectory.from_config(Config(str(_alembic_ini()))).get_current_head()
 
 
 def current_revision(connection: Connection) -> str | None:

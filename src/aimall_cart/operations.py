@@ -48,7 +48,7 @@ async def readyz(request: Request) -> dict[str, str]:
     async with database.engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
         current = await connection.run_sync(migrate.current_revision)
-    if current != migrate.head_revision(database.url):
+    if current != migrate.head_revision():
         raise Unavailable("The database schema is not current", revision=current)
     return {"status": "ready", "revision": str(current)}
 

@@ -29,7 +29,7 @@ async def test_migrations_match_the_models(database_url: str) -> None:
         async with database.engine.connect() as connection:
             assert await connection.run_sync(_differences) == []
             revision = await connection.run_sync(migrate.current_revision)
-        assert revision == migrate.head_revision(database_url)
+        assert revision == migrate.head_revision()
     finally:
         await database.dispose()
 
@@ -82,3 +82,9 @@ async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_immediate_writes(
         await impatient.dispose()
     finally:
         await database.dispose()
+
+
+async def test_readyz_names_the_current_schema_revision(client: Any) -> None:
+    answer = await client.get("/readyz")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ready", "revision": migrate.head_revision()}

@@ -180,10 +180,18 @@ def offer(variant: catalog.LiveVariant, stock: inventory.StockLevel | None) -> r
 
 
 async def view_of_new(
-    session: AsyncSession, cart: Cart, *, created: bool, guest: GuestCredential, now: datetime
+    session: AsyncSession,
+    cart: Cart,
+    *,
+    cart_created: bool,
+    created: bool,
+    guest: GuestCredential,
+    now: datetime,
 ) -> CartView:
+    """The view answering a request that may have made the cart (a new guest cart hands out its
+    token, the only time it is seen) and may have made something else (``created``)."""
     result = await view(session, cart, now=now)
     result.created = created
-    if created and cart.user_id is None:
+    if cart_created and cart.user_id is None:
         result.guest_token = guest.token
     return result

@@ -42,7 +42,9 @@ async def open_cart(
     if cart is not None:
         return await access.view(session, cart, now=now)
     cart, created = await access.create(session, principal, guest=guest, policy=policy, now=now)
-    return await access.view_of_new(session, cart, created=created, guest=guest, now=now)
+    return await access.view_of_new(
+        session, cart, cart_created=created, created=created, guest=guest, now=now
+    )
 
 
 def _choose(product: Product, *, variant_id: str | None, options: dict[str, str] | None) -> Variant:
@@ -115,9 +117,9 @@ async def add_item(
         line.quantity, line.updated_at = quantity, now
     access.touch(cart, now)
     await session.flush()
-    result = await access.view_of_new(session, cart, created=cart_created, guest=guest, now=now)
-    result.created = line is None
-    return result
+    return await access.view_of_new(
+        session, cart, cart_created=cart_created, created=line is None, guest=guest, now=now
+    )
 
 
 def _check_room(cart: Cart, product: Product, *, new_line: bool, policy: access.CartPolicy) -> None:
