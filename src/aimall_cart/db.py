@@ -30,8 +30,9 @@ from sqlalchemy.orm import DeclarativeBase
 from aimall_cart.errors import Unavailable
 
 T = TypeVar("T")
-# PostgreSQL serialization failure and deadlock; SQLite's lock timeouts.
-_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
+# PostgreSQL serialization failure, deadlock, too many connections and a server that cannot
+# take connections yet; SQLite's lock timeouts.
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "53300", "57P03"})
 _TRANSIENT_SQLITE_MESSAGES = ("database is locked", "database table is locked")
 
 NAMING_CONVENTION = {

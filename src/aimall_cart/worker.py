@@ -23,6 +23,7 @@ from aimall_cart.checkout import service as checkout
 from aimall_cart.clock import Clock
 from aimall_cart.config import Settings
 from aimall_cart.db import Database
+from aimall_cart.inventory import service as inventory
 
 log = logging.getLogger("aimall_cart.worker")
 
@@ -60,9 +61,18 @@ async def deliver_events(context: Context, now: datetime) -> int:
     return await delivery.deliver_due(context.database, context.settings, context.http, now=now)
 
 
-async def expire_checkouts(context: Context, now: datetime) -> int:
+async def expire_checkouts(context: Context, now: datetime, *, most: int = 200) -> int:
+    """Expire lapsed checkouts one transaction each, then release any other lapsed holds."""
+    expired = 0
+    while expired < most:
+        async with context.database.write_session() as session:
+            taken = await checkout.expire_lapsed(session, now=now)
+            await session.commit()
+        if not taken:
+            break
+        expired += taken
     async with context.database.write_session() as session:
-        expired = await checkout.expire_lapsed(session, now=now)
+        await inventory.release_expired(session, now=now, limit=500, skip_locked=True)
         await session.commit()
     return expired
 

@@ -9,13 +9,17 @@ from sqlalchemy.exc import DBAPIError
 
 from aimall_cart.app import create_app
 from aimall_cart.config import Settings
-from aimall_cart.db import Database, commit
+from aimall_cart.db import Database, commit, is_transient
 from aimall_cart.errors import Unavailable
 from tests.databases import SqliteTemplate
 
 
 class SerializationFailure(Exception):
     sqlstate = "40001"
+
+
+class TooManyConnections(Exception):
+    sqlstate = "53300"
 
 
 class UniqueViolation(Exception):
@@ -64,6 +68,11 @@ async def test_a_failure_that_persists_becomes_unavailable_after_bounded_attempt
         assert refused.value.context["retry_after"] == 1
     finally:
         await database.dispose()
+
+
+def test_an_overloaded_server_counts_as_busy_not_as_a_bug() -> None:
+    assert is_transient(_error(TooManyConnections()))
+    assert not is_transient(_error(UniqueViolation()))
 
 
 async def test_a_failure_that_retrying_cannot_mend_is_not_retried(database_url: str) -> None:

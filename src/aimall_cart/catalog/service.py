@@ -181,10 +181,9 @@ async def upsert_product(
     for dropped in existing.values():
         dropped.status, dropped.updated_at = "inactive", now
     await session.flush()
-    for item in data.variants:
-        await inventory.set_on_hand(
-            session, variant_id=item.variant_id, on_hand=item.stock, now=now
-        )
+    await inventory.set_on_hand(
+        session, on_hand={item.variant_id: item.stock for item in data.variants}, now=now
+    )
     await session.flush()
     return await with_stock(session, product, now=now), created
 
@@ -217,6 +216,6 @@ async def patch_variant(
         variant.status = data.status
     variant.updated_at = now
     if data.stock is not None:
-        await inventory.set_on_hand(session, variant_id=variant_id, on_hand=data.stock, now=now)
+        await inventory.set_on_hand(session, on_hand={variant_id: data.stock}, now=now)
     await session.flush()
     return await with_stock(session, variant.product, now=now)

@@ -45,12 +45,11 @@ class CheckoutView:
     cart: access.CartView
 
 
-async def _open_checkout(session: AsyncSession, cart_id: uuid.UUID) -> Checkout | None:
-    return await session.scalar(
-        select(Checkout)
-        .where(Checkout.cart_id == cart_id, Checkout.status == "open")
-        .with_for_update()
-    )
+async def _open_checkout(
+    session: AsyncSession, cart_id: uuid.UUID, *, lock: bool = True
+) -> Checkout | None:
+    stmt = select(Checkout).where(Checkout.cart_id == cart_id, Checkout.status == "open")
+    return await session.scalar(stmt.with_for_update() if lock else stmt)
 
 
 async def _retire(session: AsyncSession, checkout: Checkout, status: str, now: datetime) -> None:
@@ -135,9 +134,7 @@ async def get(session: AsyncSession, *, principal: Principal, now: datetime) -> 
     cart = await access.find_open(session, principal, lock=False)
     checkout = None
     if cart is not None:
-        checkout = await session.scalar(
-            select(Checkout).where(Checkout.cart_id == cart.id, Checkout.status == "open")
-        )
+        checkout = await _open_checkout(session, cart.id, lock=False)
     if cart is None or checkout is None or checkout.expires_at <= now:
         raise CheckoutNotFound("No checkout is in progress")
     return CheckoutView(checkout, await access.view(session, cart, now=now))
@@ -188,35 +185,37 @@ async def complete(
     return order
 
 
-async def expire_lapsed(session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
-    """Expire checkouts whose reservation lapsed, release their stock and unlock their carts.
+async def expire_lapsed(session: AsyncSession, *, now: datetime, candidates: int = 20) -> int:
+    """Expire one checkout whose reservation lapsed: release its stock and unlock its cart.
+    Answers 1, or 0 when there is none to take.
 
-    Carts are locked first, as every checkout request does, and skipped when busy, so several
-    workers can sweep at once without waiting on each other or on shoppers.
+    One per transaction, so each touches stock in a single sorted pass. Carts are locked first,
+    as every checkout request does, and skipped when busy, so several workers can sweep at once
+    without waiting on each other or on shoppers.
     """
     lapsed = (
         await session.execute(
             select(Checkout.id, Checkout.cart_id)
             .where(Checkout.status == "open", Checkout.expires_at <= now)
             .order_by(Checkout.expires_at)
-            .limit(limit)
+            .limit(candidates)
         )
     ).all()
-    expired = 0
     for checkout_id, cart_id in lapsed:
         cart = await session.scalar(
             select(Cart).where(Cart.id == cart_id).with_for_update(skip_locked=True)
         )
+        if cart is None:
+            continue
         checkout = await session.get(
             Checkout, checkout_id, with_for_update=True, populate_existing=True
         )
-        if cart is None or checkout is None or checkout.status != "open":
+        if checkout is None or checkout.status != "open":
             continue
         await _retire(session, checkout, "expired", now)
         if cart.status == "locked":
             cart.status, cart.locked_until = "active", None
             access.touch(cart, now, by_shopper=False)
-        expired += 1
-    await inventory.release_expired(session, now=now, limit=limit, skip_locked=True)
-    await session.flush()
-    return expired
+        await session.flush()
+        return 1
+    return 0

@@ -1,9 +1,10 @@
 """Stock on hand, what checkouts hold of it, and what is free.
 
 Free stock is ``on_hand - reserved`` plus whatever expired holds have not been swept yet, so a
-lapsed checkout gives its units back the moment it expires. Every change to ``inventory`` goes in
-sorted variant order, one conditional statement per variant, and the
-``CHECK (reserved <= on_hand)`` is the backstop.
+lapsed checkout gives its units back the moment it expires. A transaction locks reservation rows
+first, then touches each ``inventory`` row once, in sorted variant order, with one statement per
+variant: one global lock order, so concurrent checkouts, sweeps and stock writes never deadlock.
+The ``CHECK (reserved <= on_hand)`` is the backstop.
 """
 
 from __future__ import annotations
@@ -93,25 +94,6 @@ async def levels(
     }
 
 
-async def set_on_hand(
-    session: AsyncSession, *, variant_id: str, on_hand: int, now: datetime
-) -> None:
-    """Set the units on hand; refuses to drop below what live checkouts hold (lapsed holds are
-    released first, as they no longer hold anything)."""
-    await release_expired(session, now=now, variant_ids=[variant_id])
-    stock = await session.get(Inventory, variant_id, with_for_update=True)
-    if stock is None:
-        session.add(Inventory(variant_id=variant_id, on_hand=on_hand, reserved=0))
-        return
-    if on_hand < stock.reserved:
-        raise StockBelowReserved(
-            f"{stock.reserved} units are reserved by checkouts; stock cannot go below that",
-            variant_id=variant_id,
-            reserved=stock.reserved,
-        )
-    stock.on_hand = on_hand
-
-
 async def _unreserve(session: AsyncSession, held: Mapping[str, int], *, sold: bool) -> None:
     for variant_id in sorted(held):
         quantity = held[variant_id]
@@ -123,26 +105,23 @@ async def _unreserve(session: AsyncSession, held: Mapping[str, int], *, sold: bo
         )
 
 
-def _by_variant(rows: Collection[tuple[uuid.UUID, str, int]]) -> dict[str, int]:
+def _by_variant(rows: Collection[tuple[str, int]]) -> dict[str, int]:
     totals: dict[str, int] = defaultdict(int)
-    for _, variant_id, quantity in rows:
+    for variant_id, quantity in rows:
         totals[variant_id] += quantity
     return dict(totals)
 
 
-async def release_expired(
+async def _take_lapsed(
     session: AsyncSession,
     *,
     now: datetime,
-    variant_ids: Collection[str] | None = None,
+    variant_ids: Collection[str] | None,
     limit: int | None = None,
     skip_locked: bool = False,
-) -> set[uuid.UUID]:
-    """Release holds past their expiry and free their units; answers the holders touched.
-
-    A sweeper passes ``skip_locked`` so several can share the work; a checkout sweeping the
-    variants it is about to reserve waits instead, so it never misses units being freed.
-    """
+) -> tuple[dict[str, int], set[uuid.UUID]]:
+    """Mark held reservations past their expiry released; answers the units freed per variant
+    and the holders touched. The caller gives the units back to ``inventory``."""
     stmt = (
         select(Reservation.holder_id, Reservation.variant_id, Reservation.quantity, Reservation.id)
         .where(Reservation.status == "held", Reservation.expires_at <= now)
@@ -153,15 +132,50 @@ async def release_expired(
     if variant_ids is not None:
         stmt = stmt.where(Reservation.variant_id.in_(variant_ids))
     rows = (await session.execute(stmt)).all()
-    if not rows:
-        return set()
-    await session.execute(
-        update(Reservation)
-        .where(Reservation.id.in_([row[3] for row in rows]))
-        .values(status="released")
+    if rows:
+        await session.execute(
+            update(Reservation)
+            .where(Reservation.id.in_([row[3] for row in rows]))
+            .values(status="released")
+        )
+    return _by_variant([(r[1], r[2]) for r in rows]), {r[0] for r in rows}
+
+
+async def release_expired(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    limit: int | None = None,
+    skip_locked: bool = False,
+) -> set[uuid.UUID]:
+    """Release holds past their expiry and free their units; answers the holders touched.
+
+    The sweeper passes ``skip_locked`` so several can share the work.
+    """
+    freed, holders = await _take_lapsed(
+        session, now=now, variant_ids=None, limit=limit, skip_locked=skip_locked
     )
-    await _unreserve(session, _by_variant([(r[0], r[1], r[2]) for r in rows]), sold=False)
-    return {row[0] for row in rows}
+    await _unreserve(session, freed, sold=False)
+    return holders
+
+
+async def set_on_hand(session: AsyncSession, *, on_hand: Mapping[str, int], now: datetime) -> None:
+    """Set the units on hand of each variant; refuses to go below what live checkouts hold
+    (lapsed holds are released in the same pass, as they no longer hold anything)."""
+    freed, _ = await _take_lapsed(session, now=now, variant_ids=list(on_hand))
+    for variant_id in sorted(on_hand):
+        stock = await session.get(Inventory, variant_id, with_for_update=True)
+        if stock is None:
+            session.add(Inventory(variant_id=variant_id, on_hand=on_hand[variant_id], reserved=0))
+            continue
+        reserved = stock.reserved - freed.get(variant_id, 0)
+        if on_hand[variant_id] < reserved:
+            raise StockBelowReserved(
+                f"{reserved} units are reserved by checkouts; stock cannot go below that",
+                variant_id=variant_id,
+                reserved=reserved,
+            )
+        stock.on_hand, stock.reserved = on_hand[variant_id], reserved
 
 
 async def reserve(
@@ -172,22 +186,23 @@ async def reserve(
     now: datetime,
     expires_at: datetime,
 ) -> list[Shortage]:
-    """Hold ``quantities`` for the holder, each by one conditional update in variant order.
+    """Hold ``quantities`` for the holder, each by one conditional update in variant order; the
+    same update gives back the units of lapsed holds on that variant.
 
     Answers the variants that could not be held; when there are any the caller must roll the
     transaction back, which undoes the holds that did succeed.
     """
-    await release_expired(session, now=now, variant_ids=list(quantities))
+    freed, _ = await _take_lapsed(session, now=now, variant_ids=list(quantities))
     shortages = []
     for variant_id in sorted(quantities):
-        quantity = quantities[variant_id]
+        quantity, back = quantities[variant_id], freed.get(variant_id, 0)
         result = await session.execute(
             update(Inventory)
             .where(
                 Inventory.variant_id == variant_id,
-                Inventory.on_hand - Inventory.reserved >= quantity,
+                Inventory.on_hand - Inventory.reserved + back >= quantity,
             )
-            .values(reserved=Inventory.reserved + quantity)
+            .values(reserved=Inventory.reserved - back + quantity)
         )
         if getattr(result, "rowcount", 0) == 1:
             session.add(
@@ -202,8 +217,12 @@ async def reserve(
                 )
             )
             continue
-        level = (await levels(session, [variant_id], now=now)).get(variant_id)
-        shortages.append(Shortage(variant_id, quantity, level.available if level else 0))
+        free = await session.scalar(
+            select(Inventory.on_hand - Inventory.reserved + back).where(
+                Inventory.variant_id == variant_id
+            )
+        )
+        shortages.append(Shortage(variant_id, quantity, max(int(free or 0), 0)))
     await session.flush()
     return shortages
 
@@ -220,7 +239,7 @@ async def _take_holds(
     if now is not None:
         stmt = stmt.where(Reservation.expires_at > now)
     rows = (await session.execute(stmt)).all()
-    return _by_variant([(r[0], r[1], r[2]) for r in rows])
+    return _by_variant([(r[1], r[2]) for r in rows])
 
 
 async def commit_holds(
