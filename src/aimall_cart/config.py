@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105
 DEV_TOKEN_HASH_KEY = "dev-only-token-hash-key-change-me-0123456789"  # noqa: S105
 DEV_WEBHOOK_SECRET = "dev-only-webhook-secret-change-me-0123456789"  # noqa: S105
+DEV_DATA_KEY = "dev-only-data-key-change-me-0123456789abcdefgh"
 
 
 class Settings(BaseSettings):
@@ -35,6 +36,20 @@ class Settings(BaseSettings):
     webhook_backoff_base_seconds: float = Field(default=2.0, gt=0)
     outbox_lease_seconds: int = Field(default=60, ge=1)
 
+    recovery_interval_seconds: int = Field(default=60, ge=1)
+    recovery_batch_size: int = Field(default=250, ge=1, le=5000)
+    recovery_gross_margin_percent: int = Field(default=30, ge=1, le=100)
+    recovery_webhook_url: str | None = None
+    recovery_webhook_secret: str = DEV_WEBHOOK_SECRET
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_sender: str = "AIMall <no-reply@aimall.example>"
+    public_base_url: str = "http://127.0.0.1:8000"
+    data_key: str = DEV_DATA_KEY
+
     embedded_worker: bool = True
     worker_tick_seconds: float = Field(default=1.0, gt=0)
 
@@ -54,11 +69,11 @@ class Settings(BaseSettings):
     max_lines_per_cart: int = Field(default=100, ge=1)
     default_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
 
-    @field_validator("order_webhook_url")
+    @field_validator("order_webhook_url", "recovery_webhook_url")
     @classmethod
     def _webhook_is_a_web_address(cls, url: str | None) -> str | None:
         if url and not url.startswith(("http://", "https://")):
-            raise ValueError("AIMALL_CART_ORDER_WEBHOOK_URL must be an http:// or https:// URL")
+            raise ValueError("webhook URLs must be http:// or https:// URLs")
         return url or None
 
     @model_validator(mode="after")
@@ -71,6 +86,10 @@ class Settings(BaseSettings):
             raise ValueError("AIMALL_CART_TOKEN_HASH_KEY must be set in production")
         if self.order_webhook_url and self.order_webhook_secret == DEV_WEBHOOK_SECRET:
             raise ValueError("AIMALL_CART_ORDER_WEBHOOK_SECRET must be set in production")
+        if self.recovery_webhook_url and self.recovery_webhook_secret == DEV_WEBHOOK_SECRET:
+            raise ValueError("AIMALL_CART_RECOVERY_WEBHOOK_SECRET must be set in production")
+        if self.data_key == DEV_DATA_KEY:
+            raise ValueError("AIMALL_CART_DATA_KEY must be set in production")
         if self.test_clock:
             raise ValueError("AIMALL_CART_TEST_CLOCK must never be on in production")
         if len(self.jwt_secret) < 32 and self.jwt_public_key is None:

@@ -1,6 +1,6 @@
 """Every table, imported in one place so metadata is complete for migrations and checks."""
 
-from aimall_cart.carts.models import Cart, CartItem
+from aimall_cart.carts.models import Cart, CartItem, DiscountCode
 from aimall_cart.catalog.models import Product, Variant
 from aimall_cart.checkout.models import CartArchive, Checkout, Order, OrderLine
 from aimall_cart.clock import ClockOffset
@@ -9,21 +9,36 @@ from aimall_cart.events import OutboxEvent
 from aimall_cart.health import WorkerHeartbeat
 from aimall_cart.idempotency import IdempotencyRecord
 from aimall_cart.inventory.models import Inventory, Reservation
+from aimall_cart.privacy.models import Preferences
+from aimall_cart.recovery.models import (
+    Assignment,
+    Decision,
+    Notification,
+    PolicyRecord,
+    RecoveryCase,
+)
 
 metadata = Base.metadata
 
 __all__ = [
+    "Assignment",
     "Cart",
     "CartArchive",
     "CartItem",
     "Checkout",
     "ClockOffset",
+    "Decision",
+    "DiscountCode",
     "IdempotencyRecord",
     "Inventory",
+    "Notification",
     "Order",
     "OrderLine",
     "OutboxEvent",
+    "PolicyRecord",
+    "Preferences",
     "Product",
+    "RecoveryCase",
     "Reservation",
     "Variant",
     "WorkerHeartbeat",

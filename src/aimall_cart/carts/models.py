@@ -42,6 +42,10 @@ class Cart(Base):
     locked_until: Mapped[datetime | None]
     # Set when a guest cart is merged into a member's, so a repeated merge can say "already done".
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("carts.id"))
+    # The promotion code applied to the cart, honoured at checkout while it is valid.
+    discount_code_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("discount_codes.id"))
+    # Codes the shopper tried that were refused: a sign that price is what holds them back.
+    discount_attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     last_activity_at: Mapped[datetime] = mapped_column(index=True)
@@ -81,3 +85,29 @@ class CartItem(Base):
     updated_at: Mapped[datetime]
 
     cart: Mapped[Cart] = relationship(back_populates="items", lazy="raise")
+
+
+class DiscountCode(Base):
+    """A single-use promotion bound to one customer, issued by abandoned-cart recovery.
+
+    Redeeming is one conditional update (``redeemed_at IS NULL``) in the transaction that places
+    the order, so a code pays for one order at most, whatever the races.
+    """
+
+    __tablename__ = "discount_codes"
+    __table_args__ = (
+        CheckConstraint("percent > 0 AND percent <= 100", name="percent"),
+        Index("ix_discount_codes_user_id", "user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[str] = mapped_column(String(128))
+    # The cart it was issued for (a note, not a reference: carts point at codes, not back);
+    # any open cart of the same customer may use it.
+    issued_for_cart_id: Mapped[uuid.UUID | None]
+    percent: Mapped[int]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    redeemed_at: Mapped[datetime | None]
+    order_id: Mapped[uuid.UUID | None]

@@ -50,9 +50,12 @@ class Order(Base):
     status: Mapped[str] = mapped_column(String(16))
     currency: Mapped[str] = mapped_column(String(3))
     subtotal: Mapped[int] = mapped_column(BigInteger)
+    # Line discounts plus the promotion's, which is also kept on its own as the promotion's cost.
     discount: Mapped[int] = mapped_column(BigInteger)
     total: Mapped[int] = mapped_column(BigInteger)
     item_count: Mapped[int]
+    promotion_code: Mapped[str | None] = mapped_column(String(32))
+    promotion_discount: Mapped[int] = mapped_column(BigInteger, default=0)
     payment_reference: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
 

@@ -1,0 +1,1 @@
+"""Preferences and consent, export, erasure and retention."""

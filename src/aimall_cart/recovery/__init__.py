@@ -1,0 +1,1 @@
+"""Abandoned-cart recovery: detection, groups, reasons, policy, alternatives, messages, outcomes."""
