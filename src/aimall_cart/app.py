@@ -40,6 +40,8 @@ from aimall_cart.errors import (
 from aimall_cart.idempotency import IdempotencyKeys
 from aimall_cart.middleware import BodyLimit, RequestId, request_id
 from aimall_cart.operations import router as operations_router
+from aimall_cart.privacy.routes import router as privacy_router
+from aimall_cart.recovery.routes import router as recovery_router
 
 log = logging.getLogger("aimall_cart")
 
@@ -216,7 +218,16 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Fa
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, send_problem=_send_problem)
     app.add_middleware(RequestId)
-    for router in (cart_router, checkout_router, orders_router, catalog_router, operations_router):
+    routers = (
+        cart_router,
+        checkout_router,
+        orders_router,
+        catalog_router,
+        privacy_router,
+        recovery_router,
+        operations_router,
+    )
+    for router in routers:
         app.include_router(router, responses=PROBLEM_RESPONSES)
 
     return app

@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development defaults are public knowledge, so production refuses to start with them.
@@ -71,9 +71,10 @@ class Settings(BaseSettings):
 
     @field_validator("order_webhook_url", "recovery_webhook_url")
     @classmethod
-    def _webhook_is_a_web_address(cls, url: str | None) -> str | None:
+    def _webhook_is_a_web_address(cls, url: str | None, info: ValidationInfo) -> str | None:
         if url and not url.startswith(("http://", "https://")):
-            raise ValueError("webhook URLs must be http:// or https:// URLs")
+            name = f"AIMALL_CART_{str(info.field_name).upper()}"
+            raise ValueError(f"{name} must be an http:// or https:// URL")
         return url or None
 
     @model_validator(mode="after")
@@ -88,12 +89,12 @@ class Settings(BaseSettings):
             raise ValueError("AIMALL_CART_ORDER_WEBHOOK_SECRET must be set in production")
         if self.recovery_webhook_url and self.recovery_webhook_secret == DEV_WEBHOOK_SECRET:
             raise ValueError("AIMALL_CART_RECOVERY_WEBHOOK_SECRET must be set in production")
-        if self.data_key == DEV_DATA_KEY:
-            raise ValueError("AIMALL_CART_DATA_KEY must be set in production")
         if self.test_clock:
             raise ValueError("AIMALL_CART_TEST_CLOCK must never be on in production")
         if len(self.jwt_secret) < 32 and self.jwt_public_key is None:
             raise ValueError("AIMALL_CART_JWT_SECRET must be at least 32 characters")
+        if self.data_key == DEV_DATA_KEY:
+            raise ValueError("AIMALL_CART_DATA_KEY must be set in production")
         return self
 
     @property

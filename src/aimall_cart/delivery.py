@@ -1,10 +1,13 @@
-"""Delivering outbox events at least once: always to the structured log, and to the order
-webhook when one is configured.
+"""Delivering outbox events at least once. Every event goes to the structured log, then to its
+channel by type: ``order.*`` to the order webhook; ``recovery.webhook`` to the recovery webhook,
+in the same signed envelope under its own secret; ``recovery.email`` over SMTP. A channel with no
+target configured counts as delivered once logged. An event of any other type is retried until it
+is dead, so a misnamed event stays in the outbox to be found rather than vanishing.
 
 A worker claims a batch in one short transaction by pushing each event's next attempt a lease
 into the future, sends with no transaction open, then records the outcome. A worker that dies
-between sending and recording leaves the lease to run out, and the event is sent again: the
-receiver tells repeats by ``X-Event-Id``.
+between sending and recording leaves the lease to run out, and the event is sent again: a webhook
+receiver tells repeats by ``X-Event-Id``, a mail server by the notification's ``Message-ID``.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ import httpx
 import orjson
 from sqlalchemy import select
 
+from aimall_cart import mail
 from aimall_cart.config import Settings
 from aimall_cart.db import Database
 from aimall_cart.events import OutboxEvent
 
 log = logging.getLogger("aimall_cart.events")
 MAX_BACKOFF = timedelta(hours=1)
+ORDER_EVENTS = "order."  # the prefix of every event the order webhook receives
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,24 +89,62 @@ async def _send(settings: Settings, http: httpx.AsyncClient, event: Claimed) -> 
     """None when delivered, else why not."""
     body = envelope(event)
     log.info("event %s", body.decode())
-    if not settings.order_webhook_url:
+    if event.type.startswith(ORDER_EVENTS):
+        url, secret = settings.order_webhook_url, settings.order_webhook_secret
+    elif event.type == mail.WEBHOOK_EVENT:
+        url, secret = settings.recovery_webhook_url, settings.recovery_webhook_secret
+    elif event.type == mail.EMAIL_EVENT:
+        return await _email(settings, event)
+    else:
+        return f"no channel delivers events of type {event.type!r}"
+    if not url:
         return None
+    return await _post(settings, http, event, body, url=url, secret=secret)
+
+
+async def _post(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    event: Claimed,
+    body: bytes,
+    *,
+    url: str,
+    secret: str,
+) -> str | None:
     headers = {
         "Content-Type": "application/json",
         "X-Event-Id": str(event.id),
         "X-Event-Type": event.type,
-        "X-Signature": signature(settings.order_webhook_secret, body),
+        "X-Signature": signature(secret, body),
     }
     try:
         answer = await http.post(
-            settings.order_webhook_url,
-            content=body,
-            headers=headers,
-            timeout=settings.webhook_timeout_seconds,
+            url, content=body, headers=headers, timeout=settings.webhook_timeout_seconds
         )
     except (httpx.HTTPError, httpx.InvalidURL) as error:
         return f"{type(error).__name__}: {error}"
     return None if answer.is_success else f"HTTP {answer.status_code}"
+
+
+async def _email(settings: Settings, event: Claimed) -> str | None:
+    """What an error says is kept in the outbox and logged, so it never names the address."""
+    if not settings.smtp_host:
+        return None
+    try:
+        email = mail.read_email_payload(settings.data_key, event.payload)
+        await mail.send(
+            settings,
+            to=email.to,
+            subject=email.subject,
+            body=email.body,
+            unsubscribe_url=email.unsubscribe_url,
+            message_id=mail.message_id(email.notification_id, settings.smtp_sender),
+        )
+    except ValueError as error:
+        return f"unreadable email payload: {error}"
+    except mail.SendFailed as error:
+        return str(error)
+    return None
 
 
 async def _settle(
@@ -132,10 +175,10 @@ async def deliver_due(
 ) -> int:
     """Send the events that are due, up to ``limit``; answers how many were delivered.
 
-    Events are claimed a few at a time, as many as can surely be sent within one lease (a send
-    may take up to three timeouts: connect, write, read), so a slow receiver never lets a lease
-    run out on an event still waiting its turn. Outcomes are dated by the tick's ``now``, which
-    is at most a lease behind.
+    Events are claimed a few at a time, as many as can surely be sent within one lease (a post
+    may take up to three timeouts: connect, write, read; an email is held to the same budget), so
+    a slow receiver never lets a lease run out on an event still waiting its turn. Outcomes are
+    dated by the tick's ``now``, which is at most a lease behind.
     """
     lease = timedelta(seconds=settings.outbox_lease_seconds)
     per_lease = int(settings.outbox_lease_seconds // (3 * settings.webhook_timeout_seconds))

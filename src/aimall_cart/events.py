@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, String, Text
+from sqlalchemy import CheckConstraint, Index, String, Text, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -51,3 +51,24 @@ def emit(
     )
     session.add(event)
     return event
+
+
+async def emit_many(
+    session: AsyncSession, effects: list[tuple[str, dict[str, Any]]], *, now: datetime
+) -> None:
+    """``emit`` for many effects at once, in one INSERT."""
+    if not effects:
+        return
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "type": event_type,
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        for event_type, payload in effects
+    ]
+    await session.execute(insert(OutboxEvent), rows)

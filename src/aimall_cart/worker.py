@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -24,6 +25,9 @@ from aimall_cart.clock import Clock
 from aimall_cart.config import Settings
 from aimall_cart.db import Database
 from aimall_cart.inventory import service as inventory
+
+if TYPE_CHECKING:
+    from aimall_cart.recovery.engine import Engine
 
 log = logging.getLogger("aimall_cart.worker")
 
@@ -39,6 +43,7 @@ class Context:
     worker_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     )
+    recovery_engine: Engine | None = None  # built on the first recovery pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +89,19 @@ async def purge_idempotency_keys(context: Context, now: datetime) -> int:
     return purged
 
 
+async def recover_carts(context: Context, now: datetime) -> int:
+    """One abandoned-cart recovery pass; the model libraries load here, on first use."""
+    from aimall_cart.recovery import service as recovery
+    from aimall_cart.recovery.engine import Engine
+
+    if context.recovery_engine is None:
+        context.recovery_engine = Engine.create()
+    result = await recovery.run_pass(
+        context.database, context.settings, context.recovery_engine, now=now
+    )
+    return result.sent
+
+
 JOBS = (
     Job("heartbeat", timedelta(seconds=10), heartbeat),
     Job("deliver-events", timedelta(seconds=1), deliver_events),
@@ -113,13 +131,20 @@ async def run_due(
     return done
 
 
+def jobs(settings: Settings) -> tuple[Job, ...]:
+    """The standing jobs, and the recovery pass at the configured interval."""
+    every = timedelta(seconds=settings.recovery_interval_seconds)
+    return (*JOBS, Job("recover-carts", every, recover_carts))
+
+
 async def run_forever(
     database: Database, settings: Settings, clock: Clock, *, stop: asyncio.Event
 ) -> None:
     last_run: dict[str, datetime] = {}
+    scheduled = jobs(settings)
     async with httpx.AsyncClient() as http:
         context = Context(database, settings, http, started_at=await clock.now())
         while not stop.is_set():
-            await run_due(context, clock, last_run)
+            await run_due(context, clock, last_run, scheduled)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=settings.worker_tick_seconds)

@@ -436,11 +436,23 @@ def test_production_refuses_a_short_jwt_secret() -> None:
 
 
 @pytest.mark.usefixtures("clean_env")
+def test_production_refuses_the_default_data_key() -> None:
+    with pytest.raises(ValidationError, match="DATA_KEY"):
+        Settings(
+            env="production",
+            jwt_secret=secrets.token_hex(32),
+            token_hash_key=secrets.token_hex(32),
+            _env_file=None,  # type: ignore[call-arg]
+        )
+
+
+@pytest.mark.usefixtures("clean_env")
 def test_production_starts_with_its_own_secrets() -> None:
     configured = Settings(
         env="production",
         jwt_secret=secrets.token_hex(32),
         token_hash_key=secrets.token_hex(32),
+        data_key=secrets.token_hex(32),
         _env_file=None,  # type: ignore[call-arg]
     )
     assert configured.jwt_secret != DEV_JWT_SECRET

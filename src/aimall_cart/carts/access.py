@@ -1,4 +1,5 @@
-"""Finding, locking and creating the caller's cart, and pricing it against the live catalog.
+"""Finding, locking and creating the caller's cart, and pricing it against the live catalog
+and its applied promotion code.
 
 The cart row is the lock for every change: ``find_open(lock=True)`` takes it with
 ``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the write session's ``BEGIN IMMEDIATE`` already
@@ -18,7 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from aimall_cart.auth import Principal
 from aimall_cart.carts import rules
-from aimall_cart.carts.models import OPEN_STATUSES, Cart
+from aimall_cart.carts.models import OPEN_STATUSES, Cart, DiscountCode
 from aimall_cart.catalog import service as catalog
 from aimall_cart.errors import Conflict, NotFound, PreconditionFailed
 from aimall_cart.inventory import service as inventory
@@ -64,6 +65,7 @@ class CartView:
     status: str
     guest_token: str | None = None
     created: bool = False
+    promotion: rules.Promotion | None = None
 
 
 def owner_clause(principal: Principal) -> ColumnElement[bool] | None:
@@ -165,7 +167,25 @@ async def view(session: AsyncSession, cart: Cart, *, now: datetime) -> CartView:
     holder = cart.id if cart.status == "locked" else None  # its checkout's own holds are its own
     stock = await inventory.levels(session, variant_ids, now=now, holder_id=holder)
     offers = {vid: offer(v, stock.get(vid)) for vid, v in variants.items()}
-    return CartView(cart, offers, "active" if lock_lapsed(cart, now) else cart.status)
+    status = "active" if lock_lapsed(cart, now) else cart.status
+    promotion = await _applied_promotion(session, cart, now=now, price_frozen=status == "locked")
+    return CartView(cart, offers, status, promotion=promotion)
+
+
+async def _applied_promotion(
+    session: AsyncSession, cart: Cart, *, now: datetime, price_frozen: bool
+) -> rules.Promotion | None:
+    """The code applied to the cart, judged now; a checkout in progress froze the price."""
+    if cart.discount_code_id is None:
+        return None
+    code = await session.get_one(DiscountCode, cart.discount_code_id)
+    problem = rules.promotion_problem(
+        expires_at=code.expires_at,
+        redeemed=code.redeemed_at is not None,
+        now=now,
+        price_frozen=price_frozen,
+    )
+    return rules.Promotion(code.code, code.percent, code.expires_at, problem)
 
 
 def offer(variant: catalog.LiveVariant, stock: inventory.StockLevel | None) -> rules.Offer:

@@ -9,11 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from aimall_cart.auth import CurrentPrincipal
-from aimall_cart.carts import access, present, rules
+from aimall_cart.carts import access, present, promotions, rules
 from aimall_cart.carts import merge as merging
 from aimall_cart.carts import service as carts
 from aimall_cart.carts.schemas import (
     AddItem,
+    ApplyDiscount,
     CartOut,
     MergeLineOut,
     MergeOut,
@@ -179,6 +180,48 @@ async def clear_items(
     view = await commit(
         session,
         lambda: carts.clear(
+            session, principal=principal, expected_version=expected_version(if_match), now=now
+        ),
+    )
+    return _respond(response, view)
+
+
+@router.post("/discount", response_model=CartOut)
+async def apply_discount(
+    body: ApplyDiscount,
+    response: Response,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+    now: Now,
+    if_match: IfMatch = None,
+) -> CartOut:
+    """Apply a promotion code issued to the signed-in member, replacing any applied before."""
+    outcome = await commit(
+        session,
+        lambda: promotions.apply(
+            session,
+            principal=principal,
+            code=body.code,
+            expected_version=expected_version(if_match),
+            now=now,
+        ),
+    )
+    if isinstance(outcome, promotions.InvalidDiscountCode):
+        raise outcome  # the refused attempt is already counted and committed
+    return _respond(response, outcome)
+
+
+@router.delete("/discount", response_model=CartOut)
+async def remove_discount(
+    response: Response,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+    now: Now,
+    if_match: IfMatch = None,
+) -> CartOut:
+    view = await commit(
+        session,
+        lambda: promotions.remove(
             session, principal=principal, expected_version=expected_version(if_match), now=now
         ),
     )

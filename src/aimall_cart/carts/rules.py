@@ -1,4 +1,4 @@
-"""Pure cart rules: line identity, variant choice, limits, live flags and totals."""
+"""Pure cart rules: line identity, variant choice, limits, live flags, promotions and totals."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from aimall_cart.errors import Conflict, Invalid
@@ -13,6 +14,7 @@ from aimall_cart.errors import Conflict, Invalid
 Flag = Literal[
     "unavailable", "out_of_stock", "insufficient_stock", "price_changed", "quantity_out_of_range"
 ]
+PromotionProblem = Literal["discount_code_expired", "discount_code_used"]
 FLAG_ORDER: tuple[Flag, ...] = (
     "unavailable",
     "out_of_stock",
@@ -77,11 +79,24 @@ class Line:
 
 
 @dataclass(frozen=True, slots=True)
+class Promotion:
+    """A code applied to the cart; while ``problem`` is set it takes nothing off."""
+
+    code: str
+    percent: int
+    expires_at: datetime
+    problem: PromotionProblem | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Totals:
+    """``discount`` is the lines' discounts plus ``promotion``, the applied code's amount."""
+
     subtotal: int
     discount: int
     total: int
     item_count: int
+    promotion: int = 0
 
 
 def line_key(product_id: str, variant_id: str, options: Mapping[str, str]) -> str:
@@ -170,13 +185,45 @@ def flag_message(flag: Flag, offer: Offer | None) -> str:
     }[flag]
 
 
-def totals(lines: Iterable[Line]) -> Totals:
+PROMOTION_MESSAGES: dict[PromotionProblem, str] = {
+    "discount_code_expired": "This discount code has expired",
+    "discount_code_used": "This discount code has already been used",
+}
+
+
+def promotion_problem(
+    *, expires_at: datetime, redeemed: bool, now: datetime, price_frozen: bool
+) -> PromotionProblem | None:
+    """Why an applied code takes nothing off now. Expiry does not reach a cart whose checkout is
+    in progress (``price_frozen``): the checkout checked the code when it started."""
+    if redeemed:
+        return "discount_code_used"
+    if not price_frozen and expires_at <= now:
+        return "discount_code_expired"
+    return None
+
+
+def promotion_amount(net_subtotal: int, percent: int) -> int:
+    """``percent`` of what the lines cost after their own discounts, rounded down to the minor
+    unit: a fraction of a cent is the shop's, so the amount never exceeds the percent promised."""
+    return net_subtotal * percent // 100
+
+
+def totals(lines: Iterable[Line], promotion: Promotion | None = None) -> Totals:
     subtotal = discount = count = 0
     for line in lines:
         subtotal += line.unit_price * line.quantity
         discount += line.discount * line.quantity
         count += line.quantity
-    return Totals(subtotal=subtotal, discount=discount, total=subtotal - discount, item_count=count)
+    percent = promotion.percent if promotion is not None and promotion.problem is None else 0
+    off = promotion_amount(subtotal - discount, percent)
+    return Totals(
+        subtotal=subtotal,
+        discount=discount + off,
+        total=subtotal - discount - off,
+        item_count=count,
+        promotion=off,
+    )
 
 
 MergeStrategy = Literal["sum", "max", "keep_member", "replace"]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
-from aimall_cart.carts.rules import Flag
-from aimall_cart.fields import CatalogId, Options, Quantity
+from aimall_cart.carts.rules import Flag, PromotionProblem
+from aimall_cart.fields import CatalogId, Options, Quantity, Text
 
 
 class AddItem(BaseModel):
@@ -35,6 +35,12 @@ class UpdateItem(BaseModel):
         if self.quantity is None and self.variant_id is None and self.options is None:
             raise ValueError("give quantity, variant_id or options")
         return self
+
+
+class ApplyDiscount(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Annotated[Text, StringConstraints(min_length=1, max_length=64)]
 
 
 class Owner(BaseModel):
@@ -69,9 +75,20 @@ class TotalsOut(BaseModel):
 
 
 class IssueOut(BaseModel):
-    item_id: uuid.UUID
-    code: Flag
+    """A line's flag, or (without ``item_id``) a problem of the applied discount code."""
+
+    item_id: uuid.UUID | None
+    code: Flag | PromotionProblem
     message: str
+
+
+class PromotionOut(BaseModel):
+    """The applied code; ``amount`` is 0 while an issue says why it takes nothing off."""
+
+    code: str
+    percent: int
+    amount: int
+    expires_at: datetime
 
 
 class CartOut(BaseModel):
@@ -82,6 +99,7 @@ class CartOut(BaseModel):
     owner: Owner
     items: list[ItemOut]
     discount_code: str | None = None
+    promotion: PromotionOut | None = None
     totals: TotalsOut
     checkout_blocked: bool
     issues: list[IssueOut]

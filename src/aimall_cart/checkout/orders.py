@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from aimall_cart.auth import Principal
 from aimall_cart.carts import access
 from aimall_cart.carts import rules as cart_rules
-from aimall_cart.carts.models import Cart
+from aimall_cart.carts.models import Cart, CartItem
 from aimall_cart.checkout.models import Checkout, Order, OrderLine
 from aimall_cart.errors import NotFound
 
@@ -22,12 +22,19 @@ class OrderNotFound(NotFound):
 
 
 def from_cart(
-    cart: Cart, checkout: Checkout, *, payment_reference: str | None, now: datetime
+    cart: Cart,
+    checkout: Checkout,
+    *,
+    promotion: cart_rules.Promotion | None,
+    payment_reference: str | None,
+    now: datetime,
 ) -> Order:
-    """The order a cart makes: its lines at their snapshot prices, and their totals."""
+    """The order a cart makes: its lines at their snapshot prices, and their totals less the
+    applied promotion (recorded on its own too, as what the promotion cost)."""
     totals = cart_rules.totals(
-        cart_rules.Line(i.quantity, i.unit_price, i.discount) for i in cart.items
+        (cart_rules.Line(i.quantity, i.unit_price, i.discount) for i in cart.items), promotion
     )
+    honoured = promotion if promotion is not None and promotion.problem is None else None
     order = Order(
         id=uuid.uuid4(),
         cart_id=cart.id,
@@ -40,27 +47,30 @@ def from_cart(
         discount=totals.discount,
         total=totals.total,
         item_count=totals.item_count,
+        promotion_code=honoured.code if honoured else None,
+        promotion_discount=totals.promotion,
         payment_reference=payment_reference,
         created_at=now,
         lines=[],
     )
-    for position, item in enumerate(cart.items):
-        order.lines.append(
-            OrderLine(
-                id=uuid.uuid4(),
-                position=position,
-                product_id=item.product_id,
-                variant_id=item.variant_id,
-                name=item.name,
-                thumbnail_url=item.thumbnail_url,
-                options=dict(item.options),
-                quantity=item.quantity,
-                unit_price=item.unit_price,
-                discount=item.discount,
-                line_total=(item.unit_price - item.discount) * item.quantity,
-            )
-        )
+    order.lines.extend(_line(position, item) for position, item in enumerate(cart.items))
     return order
+
+
+def _line(position: int, item: CartItem) -> OrderLine:
+    return OrderLine(
+        id=uuid.uuid4(),
+        position=position,
+        product_id=item.product_id,
+        variant_id=item.variant_id,
+        name=item.name,
+        thumbnail_url=item.thumbnail_url,
+        options=dict(item.options),
+        quantity=item.quantity,
+        unit_price=item.unit_price,
+        discount=item.discount,
+        line_total=(item.unit_price - item.discount) * item.quantity,
+    )
 
 
 def snapshot(view: access.CartView) -> dict[str, object]:
@@ -69,6 +79,7 @@ def snapshot(view: access.CartView) -> dict[str, object]:
         "id": str(cart.id),
         "currency": cart.currency,
         "version": cart.version,
+        "discount_code": view.promotion.code if view.promotion else None,
         "items": [
             {
                 "product_id": i.product_id,
@@ -114,6 +125,9 @@ def document(order: Order) -> dict[str, object]:
             "total": order.total,
             "item_count": order.item_count,
         },
+        "promotion": {"code": order.promotion_code, "amount": order.promotion_discount}
+        if order.promotion_code
+        else None,
         "payment_reference": order.payment_reference,
         "created_at": order.created_at.isoformat().replace("+00:00", "Z"),
     }

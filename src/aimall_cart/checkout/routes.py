@@ -32,6 +32,7 @@ def _render(result: checkout.CheckoutView, response: Response) -> CheckoutOut:
         cart_version=body.version,
         currency=body.currency,
         lines=body.items,
+        promotion=body.promotion,
         totals=body.totals,
         expires_at=result.checkout.expires_at,
         created_at=result.checkout.created_at,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from aimall_cart.carts.rules import Flag
+from aimall_cart.carts.rules import PROMOTION_MESSAGES, Flag, Promotion
 from aimall_cart.errors import Conflict
 
 
@@ -24,9 +24,16 @@ class LineCheck:
     available: int | None
 
 
-def problems(lines: Sequence[LineCheck], *, accept_price_changes: bool) -> list[dict[str, object]]:
+def problems(
+    lines: Sequence[LineCheck],
+    *,
+    accept_price_changes: bool,
+    promotion: Promotion | None = None,
+) -> list[dict[str, object]]:
     """One entry per line and problem that stops the checkout. A price change stops it unless the
-    shopper accepts the live price; an empty cart cannot be checked out."""
+    shopper accepts the live price; an empty cart cannot be checked out. An applied code that
+    expired or was used stops it too (entry without ``item_id``): the shopper removes it and sees
+    the price without it first."""
     if not lines:
         return [{"item_id": None, "code": "cart_empty", "message": "The cart is empty"}]
     found: list[dict[str, object]] = []
@@ -38,6 +45,15 @@ def problems(lines: Sequence[LineCheck], *, accept_price_changes: bool) -> list[
             if flag in ("insufficient_stock", "out_of_stock"):
                 entry["available_quantity"] = line.available
             found.append(entry)
+    if promotion is not None and promotion.problem is not None:
+        found.append(
+            {
+                "item_id": None,
+                "code": promotion.problem,
+                "message": PROMOTION_MESSAGES[promotion.problem],
+                "discount_code": promotion.code,
+            }
+        )
     return found
 
 

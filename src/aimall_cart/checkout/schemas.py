@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints
 
-from aimall_cart.carts.schemas import ItemOut, Owner, TotalsOut
+from aimall_cart.carts.schemas import ItemOut, Owner, PromotionOut, TotalsOut
 from aimall_cart.fields import Text
 
 
@@ -33,6 +33,7 @@ class CheckoutOut(BaseModel):
     cart_version: int
     currency: str
     lines: list[ItemOut]
+    promotion: PromotionOut | None = None
     totals: TotalsOut
     expires_at: datetime
     created_at: datetime
@@ -50,6 +51,13 @@ class OrderLineOut(BaseModel):
     line_total: int
 
 
+class OrderPromotionOut(BaseModel):
+    """The code the order redeemed and what it took off (included in ``totals.discount``)."""
+
+    code: str
+    amount: int
+
+
 class OrderOut(BaseModel):
     id: uuid.UUID
     cart_id: uuid.UUID
@@ -58,5 +66,6 @@ class OrderOut(BaseModel):
     customer: Owner
     lines: list[OrderLineOut]
     totals: TotalsOut
+    promotion: OrderPromotionOut | None = None
     payment_reference: str | None
     created_at: datetime

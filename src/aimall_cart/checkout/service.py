@@ -1,10 +1,10 @@
 """Checkout use cases: start (validate, reserve, lock), complete (order, sale, archive, hand-off),
 cancel, and the sweep of lapsed checkouts.
 
-Locks are taken in one order everywhere: the cart row, then its checkout, then reservations and
-stock in variant order. Reservations are held in the cart's name (a cart has one checkout in
-progress at most), so the cart can tell its own holds from everyone else's. The entrypoint
-commits.
+Locks are taken in one order everywhere: the cart row, then its checkout, then the applied
+discount code, then reservations and stock in variant order. Reservations are held in the cart's
+name (a cart has one checkout in progress at most), so the cart can tell its own holds from
+everyone else's. The entrypoint commits.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimall_cart import events
 from aimall_cart.auth import Principal
-from aimall_cart.carts import access
+from aimall_cart.carts import access, promotions
 from aimall_cart.carts import rules as cart_rules
 from aimall_cart.carts.models import Cart
 from aimall_cart.checkout import orders, rules
@@ -90,7 +90,8 @@ async def start(
     ttl: timedelta,
     now: datetime,
 ) -> CheckoutView:
-    """Validate every line, reserve its stock until ``now + ttl``, and lock the cart."""
+    """Validate every line and the applied code, reserve the stock until ``now + ttl``, and lock
+    the cart. The price, promotion included, holds from here until the reservation runs out."""
     cart = await access.lock_for_change(
         session, principal, expected_version=expected_version, now=now
     )
@@ -98,7 +99,10 @@ async def start(
         await _retire(session, lapsed, "expired", now)
     view = await access.view(session, cart, now=now)
     checks = _line_checks(view)
-    if found := rules.problems(checks, accept_price_changes=accept_price_changes):
+    found = rules.problems(
+        checks, accept_price_changes=accept_price_changes, promotion=view.promotion
+    )
+    if found:
         raise rules.CheckoutBlocked("The cart cannot be checked out as it is", errors=found)
     if accept_price_changes:
         _take_live_prices(view)
@@ -160,15 +164,21 @@ async def cancel(session: AsyncSession, *, principal: Principal, now: datetime) 
 async def complete(
     session: AsyncSession, *, principal: Principal, payment_reference: str | None, now: datetime
 ) -> Order:
-    """Turn the checkout into an order: the held stock is sold, the cart is archived and
-    cleared, and ``order.placed`` is written to the outbox, all in this one transaction."""
+    """Turn the checkout into an order: the applied code is redeemed, the held stock is sold, the
+    cart is archived and cleared (its code with it), and ``order.placed`` is written to the
+    outbox, all in this one transaction. A code that expired since the checkout started is still
+    honoured; one that another order redeemed since refuses the whole completion."""
     cart, checkout = await _held_cart(session, principal)
-    if checkout.expires_at <= now or not await inventory.commit_holds(
-        session, holder_id=checkout.cart_id, now=now
-    ):
+    if checkout.expires_at <= now:
         raise CheckoutExpired("The reservation ran out; start the checkout again")
     view = await access.view(session, cart, now=now)
-    order = orders.from_cart(cart, checkout, payment_reference=payment_reference, now=now)
+    order = orders.from_cart(
+        cart, checkout, promotion=view.promotion, payment_reference=payment_reference, now=now
+    )
+    if cart.discount_code_id is not None:
+        await promotions.redeem(session, code_id=cart.discount_code_id, order_id=order.id, now=now)
+    if not await inventory.commit_holds(session, holder_id=checkout.cart_id, now=now):
+        raise CheckoutExpired("The reservation ran out; start the checkout again")
     session.add(order)
     await session.flush()  # the archive refers to the order, and no relationship orders them
     session.add(
@@ -177,7 +187,7 @@ async def complete(
         )
     )
     checkout.status, checkout.updated_at = "completed", now
-    cart.status, cart.locked_until = "checked_out", None
+    cart.status, cart.locked_until, cart.discount_code_id = "checked_out", None, None
     cart.items.clear()
     access.touch(cart, now)
     events.emit(session, "order.placed", orders.document(order), now=now)

@@ -81,6 +81,14 @@ async def current(session: AsyncSession) -> tuple[RecoveryPolicy, int]:
     return RecoveryPolicy.model_validate(record.document), record.version
 
 
+async def read(session: AsyncSession) -> PolicyOut:
+    record = await session.get(PolicyRecord, 1)
+    if record is None:
+        return PolicyOut(**RecoveryPolicy().model_dump(), version=0, updated_at=None)
+    policy = RecoveryPolicy.model_validate(record.document)
+    return PolicyOut(**policy.model_dump(), version=record.version, updated_at=record.updated_at)
+
+
 async def replace(session: AsyncSession, policy: RecoveryPolicy, *, now: datetime) -> PolicyOut:
     record = await session.get(PolicyRecord, 1, with_for_update=True)
     document = policy.model_dump(mode="json")

@@ -1,0 +1,181 @@
+"""Messages to customers that leave through the outbox: the ``recovery.email`` and
+``recovery.webhook`` event types, the email payload with its address sealed, and sending over SMTP.
+
+The email payload is built and read here, so the recovery pass that writes it and the delivery
+worker that reads it share one shape without either importing the other. The address is sealed
+with the notification id as associated data: it never sits in the outbox in clear, and a sealed
+address cannot be moved to another event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import re
+import smtplib
+import ssl
+import time
+import uuid
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import parseaddr
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+
+from aimall_cart import crypto
+from aimall_cart.config import Settings
+
+EMAIL_EVENT = "recovery.email"
+WEBHOOK_EVENT = "recovery.webhook"
+ADDRESS_PURPOSE = "outbox-email"
+# A send gets the time budget the outbox lease assumes for a webhook post (connect, write, read).
+SMTP_BUDGET_TIMEOUTS = 3
+
+
+class SendFailed(Exception):
+    """The server did not take the message. The description never carries the address."""
+
+
+@dataclass(frozen=True, slots=True)
+class Email:
+    notification_id: str
+    to: str = field(repr=False)
+    subject: str
+    body: str
+    unsubscribe_url: str
+
+
+def seal_address(key_secret: str, address: str, *, notification_id: str) -> str:
+    key = crypto.derive_key(key_secret, purpose=ADDRESS_PURPOSE)
+    sealed = crypto.seal(address.encode(), key=key, context=notification_id.encode())
+    return base64.urlsafe_b64encode(sealed).decode()
+
+
+def unseal_address(key_secret: str, sealed: str, *, notification_id: str) -> str:
+    """Raises ValueError when the address was not sealed with this key for this notification."""
+    key = crypto.derive_key(key_secret, purpose=ADDRESS_PURPOSE)
+    try:
+        raw = base64.b64decode(sealed, altchars=b"-_", validate=True)
+        return crypto.unseal(raw, key=key, context=notification_id.encode()).decode()
+    except (binascii.Error, InvalidTag, UnicodeDecodeError):
+        raise ValueError("the sealed address does not open with this key for this event") from None
+
+
+def email_payload(
+    settings_data_key: str,
+    *,
+    notification_id: uuid.UUID | str,
+    to: str,
+    subject: str,
+    body: str,
+    unsubscribe_url: str,
+) -> dict[str, str]:
+    notification = str(notification_id)
+    return {
+        "notification_id": notification,
+        "to_sealed": seal_address(settings_data_key, to, notification_id=notification),
+        "subject": subject,
+        "body": body,
+        "unsubscribe_url": unsubscribe_url,
+    }
+
+
+def read_email_payload(settings_data_key: str, payload: dict[str, Any]) -> Email:
+    """The email an event carries, its address unsealed; ValueError when it cannot be read."""
+    required = ("notification_id", "to_sealed", "subject", "body", "unsubscribe_url")
+    if any(not isinstance(payload.get(name), str) for name in required):
+        raise ValueError(f"an email payload needs the text fields {', '.join(required)}")
+    notification_id = payload["notification_id"]
+    return Email(
+        notification_id=notification_id,
+        to=unseal_address(settings_data_key, payload["to_sealed"], notification_id=notification_id),
+        subject=payload["subject"],
+        body=payload["body"],
+        unsubscribe_url=payload["unsubscribe_url"],
+    )
+
+
+def message_id(notification_id: str, sender: str) -> str:
+    """Fixed per notification, so a message resent after a lost acknowledgement is the same
+    message to the receiving server."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    return f"<{notification_id}@{domain}>"
+
+
+async def send(
+    settings: Settings,
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    unsubscribe_url: str,
+    message_id: str,
+) -> None:
+    """Hand one message to the configured SMTP server; raises SendFailed when it is not taken.
+
+    smtplib blocks, so it runs in a thread. The original error is not chained: its text may
+    hold the address, and a chained traceback would carry it into the logs.
+    """
+    if not settings.smtp_host:
+        raise SendFailed("no SMTP host is configured")
+    message = EmailMessage()
+    try:
+        message["From"] = settings.smtp_sender
+        message["To"] = to
+        message["Subject"] = subject
+        message["Message-ID"] = message_id
+        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        message.set_content(body)
+        await asyncio.to_thread(_transmit, settings, settings.smtp_host, message)
+    except (OSError, ValueError) as error:  # smtplib's errors are OSErrors
+        raise SendFailed(_without_address(f"{type(error).__name__}: {error}", to)) from None
+
+
+def _transmit(settings: Settings, host: str, message: EmailMessage) -> None:
+    deadline = time.monotonic() + SMTP_BUDGET_TIMEOUTS * settings.webhook_timeout_seconds
+    smtp = _BoundedSMTP(host, settings.smtp_port, settings.webhook_timeout_seconds, deadline)
+    try:
+        if settings.smtp_starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if settings.smtp_username:
+            smtp.login(settings.smtp_username, settings.smtp_password or "")
+        smtp.send_message(message)
+    finally:
+        # Not ``with``: its QUIT raises on a bad answer, which would undo a message already taken.
+        with contextlib.suppress(OSError):
+            smtp.quit()
+        smtp.close()
+
+
+class _BoundedSMTP(smtplib.SMTP):
+    """Every command and every reply starts only while the deadline is ahead, and waits at
+    most the timeout or what is left, so a server answering each step just in time cannot hold
+    a send past its budget (and the outbox lease) by more than one wait."""
+
+    def __init__(self, host: str, port: int, timeout: float, deadline: float) -> None:
+        self._step_timeout, self._deadline = timeout, deadline
+        super().__init__(host, port, timeout=self._time_left())
+
+    def _time_left(self) -> float:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the SMTP exchange took longer than its time budget")
+        return min(left, self._step_timeout)
+
+    def send(self, s: Any) -> None:
+        if self.sock is not None:
+            self.sock.settimeout(self._time_left())
+        super().send(s)
+
+    def getreply(self) -> tuple[int, bytes]:
+        if self.sock is not None:
+            self.sock.settimeout(self._time_left())
+        return super().getreply()
+
+
+def _without_address(text: str, address: str) -> str:
+    return re.sub(re.escape(address), "<recipient>", text, flags=re.IGNORECASE) if address else text

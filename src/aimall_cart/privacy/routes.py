@@ -1,0 +1,95 @@
+"""The member's own preferences and consent, and the unsubscribe link."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from aimall_cart.auth import CurrentPrincipal, Principal
+from aimall_cart.clock import Now
+from aimall_cart.config import AppSettings
+from aimall_cart.db import ReadSession, WriteSession, commit
+from aimall_cart.privacy import service as privacy
+from aimall_cart.privacy.schemas import PreferencesIn, PreferencesOut, UnsubscribedOut
+
+router = APIRouter(tags=["privacy"])
+
+Token = Annotated[str, Query(description="The token from the unsubscribe link")]
+
+
+def _member(principal: Principal) -> str:
+    principal.require("customer", "seller", "admin")
+    assert principal.user_id is not None  # require() refuses anyone without one
+    return principal.user_id
+
+
+def _body(view: privacy.PreferencesView) -> PreferencesOut:
+    contact = view.contact
+    return PreferencesOut.model_validate(
+        {
+            "marketing_consent": contact.marketing_consent,
+            "email": contact.email,
+            "name": contact.name,
+            "channels": list(contact.channels),
+            "timezone": contact.timezone,
+            "consent_updated_at": view.consent_updated_at,
+            "updated_at": view.updated_at,
+        }
+    )
+
+
+@router.get("/v1/me/preferences", response_model=PreferencesOut)
+async def read_preferences(
+    session: ReadSession, principal: CurrentPrincipal, settings: AppSettings
+) -> PreferencesOut:
+    """The caller's contact preferences; the defaults (no consent) until they save some."""
+    user_id = _member(principal)
+    return _body(await privacy.read(session, data_key=settings.data_key, user_id=user_id))
+
+
+@router.put("/v1/me/preferences", response_model=PreferencesOut)
+async def save_preferences(
+    body: PreferencesIn,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    now: Now,
+) -> PreferencesOut:
+    """Replace the caller's preferences; a field left out goes back to its default."""
+    user_id = _member(principal)
+    view = await commit(
+        session,
+        lambda: privacy.save(
+            session, data_key=settings.data_key, user_id=user_id, choice=body, now=now
+        ),
+    )
+    return _body(view)
+
+
+async def _unsubscribe(
+    token: str, session: WriteSession, settings: AppSettings, now: Now
+) -> UnsubscribedOut:
+    await commit(
+        session,
+        lambda: privacy.unsubscribe(session, data_key=settings.data_key, token=token, now=now),
+    )
+    return UnsubscribedOut()
+
+
+@router.get("/v1/unsubscribe", response_model=UnsubscribedOut)
+async def unsubscribe_by_link(
+    token: Token, session: WriteSession, settings: AppSettings, now: Now
+) -> UnsubscribedOut:
+    """Withdraw marketing consent. No sign-in: the token is the credential, and never expires.
+    A token that is not one of ours is 404 ``invalid_unsubscribe_token``."""
+    return await _unsubscribe(token, session, settings, now)
+
+
+@router.post("/v1/unsubscribe", response_model=UnsubscribedOut)
+async def unsubscribe_one_click(
+    token: Token, session: WriteSession, settings: AppSettings, now: Now
+) -> UnsubscribedOut:
+    """RFC 8058 one-click unsubscribe: the mail client POSTs to the link; any body is ignored.
+    A token that is not one of ours is 404 ``invalid_unsubscribe_token``."""
+    return await _unsubscribe(token, session, settings, now)

@@ -1,0 +1,31 @@
+"""The recovery engine's per-process state: its random generator, text index and templates.
+
+Built lazily by the worker and the admin route, so the model libraries are never imported at API
+start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from aimall_cart.recovery.alternatives import TextIndex
+from aimall_cart.recovery.messages import Renderer
+
+# "bandit" is the product. "blanket_discount" gives every ai-group cart the largest discount the
+# policy allows: the comparison arm the simulator reports beside the bandit.
+Strategy = Literal["bandit", "blanket_discount"]
+
+
+@dataclass
+class Engine:
+    rng: np.random.Generator
+    strategy: Strategy = "bandit"
+    index: TextIndex = field(default_factory=TextIndex)
+    renderer: Renderer = field(default_factory=Renderer)
+
+    @classmethod
+    def create(cls, *, seed: int | None = None, strategy: Strategy = "bandit") -> Engine:
+        return cls(rng=np.random.default_rng(seed), strategy=strategy)

@@ -1,0 +1,85 @@
+"""Reading sent notifications: the admin's log of what was sent and why, and a member's in-app
+inbox. Pages are keyset pages on (sent_at, id), so a page never repeats or skips a row."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aimall_cart.errors import Invalid
+from aimall_cart.recovery.models import Notification
+
+
+class InvalidCursor(Invalid):
+    code = "invalid_cursor"
+
+
+def cursor_of(note: Notification) -> str:
+    raw = f"{note.sent_at.isoformat()}|{note.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _position(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        sent_at, note_id = raw.split("|")
+        position = datetime.fromisoformat(sent_at), uuid.UUID(note_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+        raise InvalidCursor("The cursor is not one this service gave out") from error
+    if position[0].tzinfo is None:
+        raise InvalidCursor("The cursor is not one this service gave out")
+    return position
+
+
+async def sent(
+    session: AsyncSession,
+    *,
+    cart_id: uuid.UUID | None = None,
+    user_id: str | None = None,
+    since: datetime | None = None,
+    cursor: str | None = None,
+    limit: int,
+) -> Sequence[Notification]:
+    """Oldest first, every channel: the admin's view."""
+    stmt = select(Notification).order_by(Notification.sent_at, Notification.id).limit(limit)
+    if cart_id is not None:
+        stmt = stmt.where(Notification.cart_id == cart_id)
+    if user_id is not None:
+        stmt = stmt.where(Notification.user_id == user_id)
+    if since is not None:
+        stmt = stmt.where(Notification.sent_at >= since)
+    if cursor is not None:
+        at, after = _position(cursor)
+        stmt = stmt.where(
+            or_(
+                Notification.sent_at > at, and_(Notification.sent_at == at, Notification.id > after)
+            )
+        )
+    return list(await session.scalars(stmt))
+
+
+async def in_app(
+    session: AsyncSession, *, user_id: str, cursor: str | None, limit: int
+) -> Sequence[Notification]:
+    """Newest first, in-app messages only: the member's inbox."""
+    stmt = (
+        select(Notification)
+        .where(Notification.user_id == user_id, Notification.channel == "in_app")
+        .order_by(Notification.sent_at.desc(), Notification.id.desc())
+        .limit(limit)
+    )
+    if cursor is not None:
+        at, before = _position(cursor)
+        stmt = stmt.where(
+            or_(
+                Notification.sent_at < at,
+                and_(Notification.sent_at == at, Notification.id < before),
+            )
+        )
+    return list(await session.scalars(stmt))

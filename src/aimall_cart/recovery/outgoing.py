@@ -1,0 +1,128 @@
+"""Writing what a batch decided to send: discount codes, decisions, one notification per channel,
+and the outbox events that carry email and webhooks, each kind in one bulk INSERT."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aimall_cart import events, mail
+from aimall_cart.carts import promotions
+from aimall_cart.privacy import service as privacy
+from aimall_cart.recovery import messages
+from aimall_cart.recovery.models import Decision, Notification
+
+if TYPE_CHECKING:
+    from aimall_cart.recovery.act import Batch, Plan
+
+
+async def write(session: AsyncSession, batch: Batch, plans: list[Plan]) -> None:
+    now, settings = batch.now, batch.settings
+    expires_at = now + timedelta(hours=batch.policy.discount_valid_hours)
+    grants = [
+        promotions.Grant(plan.case.user_id, plan.case.cart_id, plan.action.discount_percent)
+        for plan in plans
+        if plan.action.discount_percent
+    ]
+    codes = iter(await promotions.issue_many(session, grants, expires_at=expires_at, now=now))
+    decisions, notes, outbox = [], [], []
+    base = settings.public_base_url.rstrip("/")
+    for plan in plans:
+        decision = batch.decision(plan.case, plan.estimate, plan.action.name, plan.probability)
+        decisions.append(decision)
+        code = next(codes) if plan.action.discount_percent else None
+        message = _context(plan, base, settings.data_key, code, expires_at)
+        for channel in batch.channels(plan.contact):
+            rendered = batch.engine.renderer.render(channel, message)
+            note = _notification(plan, decision["id"], channel, message, rendered, now)
+            notes.append(note)
+            if channel == "email" and plan.contact.email:
+                payload = mail.email_payload(
+                    settings.data_key,
+                    notification_id=note["id"],
+                    to=plan.contact.email,
+                    subject=rendered.subject,
+                    body=rendered.body,
+                    unsubscribe_url=message.unsubscribe_url,
+                )
+                outbox.append((mail.EMAIL_EVENT, payload))
+            elif channel == "webhook":
+                payload = messages.webhook_payload(
+                    notification_id=note["id"],
+                    user_id=plan.case.user_id,
+                    cart_id=plan.case.cart_id,
+                    context=message,
+                    rendered=rendered,
+                )
+                outbox.append((mail.WEBHOOK_EVENT, payload))
+    await session.execute(insert(Decision), decisions)
+    await session.execute(insert(Notification), notes)
+    await events.emit_many(session, outbox, now=now)
+
+
+def _context(
+    plan: Plan, base: str, data_key: str, code: str | None, expires_at: datetime
+) -> messages.MessageContext:
+    missing = {line.variant_id for line in plan.state.missing()}
+    return messages.MessageContext(
+        customer_name=plan.contact.name,
+        currency=plan.cart.currency,
+        lines=[
+            messages.MessageLine(
+                item.name,
+                item.quantity,
+                item.unit_price - item.discount,
+                (item.unit_price - item.discount) * item.quantity,
+                available=item.variant_id not in missing,
+            )
+            for item in plan.state.items
+        ],
+        total=plan.state.value,
+        reason=plan.estimate.primary,
+        action=plan.action.name,
+        group=plan.case.group,
+        cart_url=f"{base}/cart",
+        unsubscribe_url=privacy.unsubscribe_url(base, data_key, plan.case.user_id),
+        alternatives=plan.alternatives if plan.action.with_alternatives else (),
+        discount_code=code,
+        discount_percent=plan.action.discount_percent or None,
+        discount_expires_at=expires_at if code else None,
+    )
+
+
+def _notification(
+    plan: Plan,
+    decision_id: uuid.UUID,
+    channel: str,
+    message: messages.MessageContext,
+    rendered: messages.Rendered,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "decision_id": decision_id,
+        "cart_id": plan.case.cart_id,
+        "user_id": plan.case.user_id,
+        "group": plan.case.group,
+        "reason": message.reason,
+        "action": message.action,
+        "channel": channel,
+        "subject": rendered.subject,
+        "body": rendered.body,
+        "discount_code": message.discount_code,
+        "discount_percent": message.discount_percent,
+        "alternatives": [
+            {
+                "product_id": a.product_id,
+                "variant_id": a.variant_id,
+                "name": a.name,
+                "unit_price": a.unit_price,
+            }
+            for a in message.alternatives
+        ],
+        "sent_at": now,
+    }
