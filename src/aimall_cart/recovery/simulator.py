@@ -1,0 +1,318 @@
+"""``aimall-cart simulate``: a synthetic market driving the real recovery engine, to measure what
+abandoned-cart recovery earns against customers whose reasons are known.
+
+Everything runs through the real code on a real database: carts and checkouts through their
+services, the catalog churn through the catalog service, time through the test clock, and the
+recovery passes exactly as the worker runs them. Each wave brings new consenting customers who
+fill carts and leave; the catalog changes under some carts; the clock passes the policy's
+inactivity and a pass messages them; they read their in-app messages, and those who come back fix
+their carts and check out. After the spacing comes a second stage, then the clock passes the
+attribution window and a pass settles the wave. Each pass settles what it can, so the policy learns
+between waves. The customers' hidden reasons never reach the database.
+
+This is an entrypoint: it commits, one transaction per batch of customers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aimall_cart import migrate
+from aimall_cart.carts import access
+from aimall_cart.carts.models import Cart
+from aimall_cart.clock import Clock
+from aimall_cart.config import Settings
+from aimall_cart.db import Database
+from aimall_cart.recovery import policy as recovery_policy
+from aimall_cart.recovery import report, service, shoppers
+from aimall_cart.recovery.engine import Engine, Strategy
+from aimall_cart.recovery.market import Customer, World, draw_customer, respond
+from aimall_cart.recovery.policy import RecoveryPolicy
+from aimall_cart.recovery.report import GroupReport, ReportOut
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+CATALOG_PRODUCTS = 1500  # 12 categories with descriptions: alternatives abound
+VARIANTS_PER_PRODUCT = 3
+CUSTOMERS_PER_TRANSACTION = 100
+READING_DELAY = timedelta(minutes=30)  # customers act half an hour after a pass messages them
+CURRENCY = "USD"  # the demo catalog's
+# Random streams: who each customer is (0), each stage's luck (1..), and each wave's shuffle.
+_CUSTOMER_STREAM, _CART_STREAM = 0, 100
+
+# (steps done, steps in all, what is happening): one step is one customer handled in one phase.
+Progress = Callable[[int, int, str], None]
+
+
+class UnsuitableDatabase(ValueError):
+    """The database already holds carts: passes would message real customers."""
+
+
+def simulation_policy(seed: int) -> RecoveryPolicy:
+    """The policy every simulation runs under: a third of customers in each group, no quiet
+    hours (the test clock's hour of day is arbitrary), discounts up to 20%, in-app messages only;
+    the salt follows the seed, so two arms of one seed split customers alike."""
+    return RecoveryPolicy(
+        holdout_percent=33,
+        baseline_percent=33,
+        quiet_hours=None,
+        max_discount_percent=20,
+        channels=["in_app"],
+        experiment_salt=f"simulation-{seed}",
+    )
+
+
+@dataclass
+class Ledger:
+    """The simulator's own count of what customers did, to hold against the engine's report."""
+
+    customers: int = 0
+    messages_read: int = 0
+    # What came of each return: "ordered"; "nothing_to_buy" (only missing items, nothing offered
+    # to replace them); "blocked" (a service refused the checkout).
+    returns: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)  # why the passes held messages back
+
+    @property
+    def orders(self) -> int:
+        return self.returns["ordered"]
+
+
+@dataclass(frozen=True)
+class WaveFigures:
+    number: int  # from 1
+    groups: dict[str, GroupReport]
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    world: World
+    seed: int
+    strategy: Strategy
+    policy: RecoveryPolicy
+    waves: list[WaveFigures]
+    report: ReportOut
+    ledger: Ledger
+
+
+async def simulate(
+    world: World,
+    *,
+    seed: int,
+    waves: int,
+    carts_per_wave: int,
+    strategy: Strategy,
+    database_url: str | None = None,
+    progress: Progress | None = None,
+    catalog_products: int = CATALOG_PRODUCTS,
+) -> SimulationResult:
+    """Run the market for ``waves`` waves. Without ``database_url`` it runs in a fresh SQLite file
+    that is removed afterwards; a given database is migrated, must hold no carts, and is kept.
+    A smaller catalog stocks faster, at the price of fewer alternatives."""
+    async with _scratch(database_url) as url:
+        database = Database(url)
+        try:
+            run = _Run(database, world, seed=seed, strategy=strategy, progress=progress)
+            await run.prepare(products=catalog_products, customers=waves * carts_per_wave)
+            figures = [await run.wave(number, carts_per_wave) for number in range(1, waves + 1)]
+            async with database.read_session() as session:
+                final = await report.build(session, currency=CURRENCY)
+        finally:
+            await database.dispose()
+    return SimulationResult(world, seed, strategy, run.policy, figures, final, run.ledger)
+
+
+@asynccontextmanager
+async def _scratch(database_url: str | None) -> AsyncIterator[str]:
+    if database_url is not None:
+        await asyncio.to_thread(migrate.upgrade, database_url)
+        yield database_url
+        return
+    with tempfile.TemporaryDirectory(prefix="aimall-simulation-") as folder:
+        url = f"sqlite+aiosqlite:///{Path(folder) / 'simulation.db'}"
+        await asyncio.to_thread(migrate.upgrade, url)
+        yield url
+
+
+class _Run:
+    def __init__(
+        self,
+        database: Database,
+        world: World,
+        *,
+        seed: int,
+        strategy: Strategy,
+        progress: Progress | None,
+    ) -> None:
+        self.database, self.world, self.seed = database, world, seed
+        self.clock = Clock(database)
+        self.settings = Settings(
+            database_url=database.url, env="test", test_clock=True, recovery_batch_size=1000
+        )
+        self.cart_policy = access.CartPolicy(
+            max_lines=self.settings.max_lines_per_cart,
+            default_currency=self.settings.default_currency,
+        )
+        self.engine = Engine.create(seed=seed, strategy=strategy)
+        self.policy = simulation_policy(seed)
+        self.ledger = Ledger()
+        self.shelves: list[shoppers.Shelf] = []
+        self._progress, self._done, self._total = progress, 0, 0
+
+    async def prepare(self, *, products: int, customers: int) -> None:
+        """Refuse a database with carts in it, then set the policy and stock the catalog."""
+        self._total = customers * (1 + self.policy.max_messages_per_cart)
+        now = await self.clock.now()
+        async with self.database.write_session() as session:
+            if await session.scalar(select(func.count()).select_from(Cart)):
+                raise UnsuitableDatabase("the simulation needs a database without carts")
+            await recovery_policy.replace(session, self.policy, now=now)
+            self.shelves = await shoppers.stock_shop(
+                session,
+                products=products,
+                variants_per_product=VARIANTS_PER_PRODUCT,
+                now=now,
+            )
+            await session.commit()
+
+    async def wave(self, number: int, size: int) -> WaveFigures:
+        started = await self.clock.now()
+        customers = [
+            draw_customer(
+                self.world, f"sim-{number:03d}-{i:05d}", self._rng(number, i, _CUSTOMER_STREAM)
+            )
+            for i in range(size)
+        ]
+        self.ledger.customers += size
+        churn = shoppers.CatalogChanges()
+        await self._fill(number, customers, churn, now=started)
+        waiting = list(enumerate(customers))
+        detected = due = started + timedelta(minutes=self.policy.inactivity_minutes + 1)
+        for stage in range(1, self.policy.max_messages_per_cart + 1):
+            await self._advance_to(due)
+            await self._pass()
+            self._done += size - len(waiting)  # those already back count as handled
+            waiting = await self._answer(number, stage, waiting, since=due)
+            due += timedelta(minutes=self.policy.min_minutes_between_messages + 1)
+        window = timedelta(hours=self.policy.attribution_window_hours, minutes=1)
+        settled_at = await self._advance_to(detected + window)
+        await self._pass()
+        async with self.database.write_session() as session:
+            await churn.undo(session, now=settled_at)
+            await session.commit()
+        async with self.database.read_session() as session:
+            figures = await report.build(
+                session, currency=CURRENCY, detected_from=started, detected_to=settled_at
+            )
+        return WaveFigures(number, figures.groups)
+
+    def _rng(self, wave: int, customer: int, stage: int) -> np.random.Generator:
+        """One stream per (wave, customer, stage): two arms of one seed meet the same customers
+        with the same carts and the same luck, so they differ only in what the engine does."""
+        return np.random.default_rng([self.seed, wave, customer, stage])
+
+    async def _fill(
+        self,
+        number: int,
+        customers: Sequence[Customer],
+        churn: shoppers.CatalogChanges,
+        *,
+        now: datetime,
+    ) -> None:
+        """Fill every cart first, then churn the catalog under them, so no customer of the wave
+        finds an item gone before carting it."""
+        rng = np.random.default_rng([self.seed, number, _CART_STREAM])
+        dealt = shoppers.deal(self.shelves, [c.line_count for c in customers], rng)
+        hands = list(zip(customers, dealt, strict=True))
+
+        async def fill(session: AsyncSession, hand: tuple[Customer, list[shoppers.Shelf]]) -> None:
+            await shoppers.fill_cart(
+                session, hand[0], hand[1], cart_policy=self.cart_policy, now=now
+            )
+
+        async def change(
+            session: AsyncSession, hand: tuple[Customer, list[shoppers.Shelf]]
+        ) -> None:
+            await churn.apply(session, hand[0], hand[1], now=now)
+
+        await self._in_batches(hands, fill, f"wave {number}: carts")
+        changed = [hand for hand in hands if hand[0].stockout or hand[0].price_rise]
+        await self._in_batches(changed, change, f"wave {number}: catalog churn", counted=False)
+
+    async def _answer(
+        self,
+        number: int,
+        stage: int,
+        waiting: list[tuple[int, Customer]],
+        *,
+        since: datetime,
+    ) -> list[tuple[int, Customer]]:
+        """Every customer still away reads their inbox and may come back; answers who is still
+        away. A customer with no message gets the same chance, unprompted."""
+        now = await self.clock.advance(READING_DELAY.total_seconds())
+
+        async def answer(session: AsyncSession, item: tuple[int, Customer]) -> bool:
+            index, customer = item
+            letter = await shoppers.read_inbox(session, customer.user_id, since=since, now=now)
+            self.ledger.messages_read += letter is not None
+            message = letter.message if letter else None
+            if not respond(customer, message, self._rng(number, index, stage)):
+                return True
+            outcome = await shoppers.come_back(
+                session,
+                customer.user_id,
+                letter,
+                cart_policy=self.cart_policy,
+                reservation_ttl=timedelta(seconds=self.settings.reservation_ttl_seconds),
+                now=now,
+            )
+            self.ledger.returns[outcome] += 1
+            return False
+
+        away = await self._in_batches(waiting, answer, f"wave {number}: stage {stage}")
+        return [item for item, still_away in zip(waiting, away, strict=True) if still_away]
+
+    async def _pass(self) -> None:
+        now = await self.clock.now()
+        result = await service.run_pass(self.database, self.settings, self.engine, now=now)
+        self.ledger.skipped.update(result.skipped)
+
+    async def _advance_to(self, target: datetime) -> datetime:
+        now = await self.clock.now()
+        if target <= now:
+            return now
+        return await self.clock.advance((target - now).total_seconds())
+
+    async def _in_batches(
+        self,
+        items: Sequence[T],
+        work: Callable[[AsyncSession, T], Awaitable[R]],
+        description: str,
+        *,
+        counted: bool = True,
+    ) -> list[R]:
+        """``work`` on each item, one committed transaction per batch of customers; ``counted``
+        batches move the progress on."""
+        results: list[R] = []
+        for start in range(0, len(items), CUSTOMERS_PER_TRANSACTION):
+            batch = items[start : start + CUSTOMERS_PER_TRANSACTION]
+            async with self.database.write_session() as session:
+                results += [await work(session, item) for item in batch]
+                await session.commit()
+            self._done += len(batch) if counted else 0
+            if self._progress is not None:
+                self._progress(self._done, self._total, description)
+        return results

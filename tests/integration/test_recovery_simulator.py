@@ -1,0 +1,123 @@
+"""The simulator drives the real engine and services; its own bookkeeping must agree with what the
+database holds and what the recovery report says."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from sqlalchemy import Select, func, select
+from typer.testing import CliRunner
+
+from aimall_cart.carts.models import DiscountCode
+from aimall_cart.checkout.models import Order
+from aimall_cart.cli import app
+from aimall_cart.db import Database
+from aimall_cart.recovery import chart, simulator
+from aimall_cart.recovery.market import PRESETS
+from aimall_cart.recovery.models import GROUPS, Notification, RecoveryCase
+from aimall_cart.recovery.simulator import SimulationResult
+
+WAVES, CARTS_PER_WAVE, PRODUCTS = 2, 120, 240
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+async def _run(
+    database_url: str,
+    waves: int = WAVES,
+    carts_per_wave: int = CARTS_PER_WAVE,
+    products: int = PRODUCTS,
+) -> SimulationResult:
+    return await simulator.simulate(
+        PRESETS["balanced"],
+        seed=3,
+        waves=waves,
+        carts_per_wave=carts_per_wave,
+        strategy="bandit",
+        database_url=database_url,
+        catalog_products=products,
+    )
+
+
+async def _scalar(database_url: str, statement: Select[Any]) -> int:
+    database = Database(database_url)
+    try:
+        async with database.read_session() as session:
+            return int(await session.scalar(statement) or 0)
+    finally:
+        await database.dispose()
+
+
+async def test_a_small_run_agrees_with_the_database_and_the_report(
+    database_url: str, tmp_path: Path
+) -> None:
+    result = await _run(database_url)
+    groups = result.report.groups
+    assert sum(groups[g].carts for g in GROUPS) == result.ledger.customers == WAVES * CARTS_PER_WAVE
+    assert all(groups[g].carts > 0 and groups[g].open == 0 for g in GROUPS)
+    assert groups["holdout"].messaged == 0 < groups["baseline"].messaged <= groups["baseline"].carts
+    assert groups["baseline"].discount_cost == groups["holdout"].discount_cost == 0
+    assert [w.number for w in result.waves] == list(range(1, WAVES + 1))
+    for group in GROUPS:
+        per_wave = [w.groups[group] for w in result.waves]
+        assert sum(f.carts for f in per_wave) == groups[group].carts
+        assert sum(f.recovered for f in per_wave) == groups[group].recovered
+    await _check_against_the_database(database_url, result)
+    _check_the_pictures(result, tmp_path / "run.png")
+
+
+async def _check_against_the_database(database_url: str, result: SimulationResult) -> None:
+    """Orders placed are the recovered cases; money and messages match what the tables hold."""
+    groups = result.report.groups
+    orders = await _scalar(database_url, select(func.count()).select_from(Order))
+    assert orders == result.ledger.orders == sum(groups[g].recovered for g in GROUPS) > 0
+    revenue = await _scalar(database_url, select(func.sum(Order.total)))
+    assert revenue == sum(groups[g].recovered_revenue for g in GROUPS)
+    promotions = await _scalar(database_url, select(func.sum(Order.promotion_discount)))
+    assert promotions == groups["ai"].discount_cost
+    holdout_messages = await _scalar(
+        database_url,
+        select(func.count()).select_from(Notification).where(Notification.group == "holdout"),
+    )
+    codes_outside_ai = await _scalar(
+        database_url,
+        select(func.count())
+        .select_from(DiscountCode)
+        .join(RecoveryCase, RecoveryCase.user_id == DiscountCode.user_id)
+        .where(RecoveryCase.group != "ai"),
+    )
+    assert holdout_messages == codes_outside_ai == 0
+
+
+def _check_the_pictures(result: SimulationResult, path: Path) -> None:
+    chart.save_png(path, [result])
+    assert path.read_bytes().startswith(PNG_SIGNATURE)
+    output = io.StringIO()
+    Console(file=output, width=160).print(chart.report([result]))
+    assert "lift of ai over baseline" in output.getvalue()
+    assert "holdout 33%, baseline 33%" in output.getvalue()
+    assert (result.policy.max_discount_percent, result.policy.quiet_hours) == (20, None)
+
+
+async def test_the_simulator_refuses_a_database_that_holds_carts(database_url: str) -> None:
+    await _run(database_url, waves=1, carts_per_wave=2, products=12)
+    with pytest.raises(simulator.UnsuitableDatabase, match="without carts"):
+        await _run(database_url, waves=1, carts_per_wave=2, products=12)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "complaint"),
+    [
+        (["--world", "utopia"], "no world 'utopia'"),
+        (["--reason-mix", "price=2"], "at most 1"),
+        (["--reason-mix", "boredom=0.2"], "unknown reasons"),
+        (["--strategy", "both", "--database-url", "sqlite+aiosqlite:///x.db"], "a database each"),
+    ],
+)
+def test_simulate_refuses_bad_options_before_running(arguments: list[str], complaint: str) -> None:
+    answer = CliRunner().invoke(app, ["simulate", *arguments])
+    assert answer.exit_code == 2
+    assert complaint in " ".join(answer.output.replace("│", " ").split())
