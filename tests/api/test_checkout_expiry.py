@@ -3,16 +3,13 @@ and the worker's sweep that records it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from aimall_cart.app import create_app
 from aimall_cart.carts.models import Cart
 from aimall_cart.checkout import service as checkout_service
 from aimall_cart.checkout.models import Checkout
@@ -20,20 +17,6 @@ from aimall_cart.config import Settings
 from aimall_cart.inventory.models import Inventory, Reservation
 from tests.answers import stock_of
 from tests.builders import admin, bearer, shirt
-
-
-@pytest.fixture
-async def clocked_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    app = create_app(settings.model_copy(update={"test_clock": True}))
-    yield app
-    await app.state.database.dispose()
-
-
-@pytest.fixture
-async def clocked(clocked_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=clocked_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://cart.test") as client:
-        yield client
 
 
 async def add(

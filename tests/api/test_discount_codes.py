@@ -6,16 +6,13 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from aimall_cart.app import create_app
 from aimall_cart.carts import promotions
 from aimall_cart.carts.models import Cart, DiscountCode
 from aimall_cart.checkout.models import Order
@@ -27,20 +24,6 @@ from tests.builders import admin, bearer, shirt
 # Three shirts at 19.99 less 2.00 each: 59.97 before, 53.97 after the lines' own discounts.
 SUBTOTAL, LINE_DISCOUNT, NET = 5997, 600, 5397
 FIFTEEN_PERCENT = 809  # 15% of 53.97 is 8.0955, rounded down
-
-
-@pytest.fixture
-async def clocked_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    app = create_app(settings.model_copy(update={"test_clock": True}))
-    yield app
-    await app.state.database.dispose()
-
-
-@pytest.fixture
-async def clocked(clocked_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=clocked_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://cart.test") as client:
-        yield client
 
 
 async def issue(

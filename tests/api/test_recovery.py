@@ -4,7 +4,6 @@ alternatives, the policy, the notification log, and passes that several workers 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -12,7 +11,6 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from aimall_cart.app import create_app
 from aimall_cart.config import Settings
 from aimall_cart.recovery import service
 from aimall_cart.recovery.engine import Engine
@@ -32,11 +30,10 @@ from tests.recovery_steps import (
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    app = create_app(settings.model_copy(update={"test_clock": True}))
-    app.state.recovery_engine = Engine.create(seed=7)
-    yield app
-    await app.state.database.dispose()
+def app(clocked_app: FastAPI) -> FastAPI:
+    """With the test clock, and an engine whose draws repeat."""
+    clocked_app.state.recovery_engine = Engine.create(seed=7)
+    return clocked_app
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -11,7 +10,6 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from aimall_cart.app import create_app
 from aimall_cart.checkout.models import Order
 from aimall_cart.config import Settings
 from aimall_cart.recovery.engine import Engine
@@ -23,11 +21,10 @@ WINDOW_HOURS = 72
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    app = create_app(settings.model_copy(update={"test_clock": True}))
-    app.state.recovery_engine = Engine.create(seed=3)
-    yield app
-    await app.state.database.dispose()
+def app(clocked_app: FastAPI) -> FastAPI:
+    """With the test clock, and an engine whose draws repeat."""
+    clocked_app.state.recovery_engine = Engine.create(seed=3)
+    return clocked_app
 
 
 async def buy(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
