@@ -215,11 +215,11 @@ def simulate(
     from rich.progress import Progress, TaskID
 
     from aimall_cart.recovery import chart as charts
-    from aimall_cart.recovery import market, simulator
+    from aimall_cart.recovery import market, simulator, worlds
     from aimall_cart.recovery.engine import Strategy
 
     try:
-        chosen = market.preset(world).adjusted(
+        chosen = worlds.preset(world).adjusted(
             reason_mix=market.parse_mix(reason_mix) if reason_mix else None,
             response_strength=response_strength,
             discount_sensitivity=discount_sensitivity,

@@ -17,9 +17,9 @@ from aimall_cart.checkout.models import Order
 from aimall_cart.cli import app
 from aimall_cart.db import Database
 from aimall_cart.recovery import chart, simulator
-from aimall_cart.recovery.market import PRESETS
 from aimall_cart.recovery.models import GROUPS, Notification, RecoveryCase
 from aimall_cart.recovery.simulator import SimulationResult
+from aimall_cart.recovery.worlds import PRESETS
 
 WAVES, CARTS_PER_WAVE, PRODUCTS = 2, 120, 240
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from aimall_cart.recovery.market import (
-    PRESETS,
     CartLine,
     Customer,
     Message,
@@ -17,12 +16,12 @@ from aimall_cart.recovery.market import (
     draw_customer,
     parse_mix,
     plan_return,
-    preset,
     respond,
     return_probability,
 )
 from aimall_cart.recovery.reasons import REASONS
 from aimall_cart.recovery.shoppers import Shelf, deal
+from aimall_cart.recovery.worlds import PRESETS, preset
 
 WORLD = PRESETS["balanced"]
 
