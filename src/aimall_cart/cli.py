@@ -183,6 +183,13 @@ def simulate(
     chart: Annotated[
         Path | None, typer.Option(dir_okay=False, help="Write a PNG of the waves here")
     ] = None,
+    figures: Annotated[
+        Path | None,
+        typer.Option(
+            dir_okay=False,
+            help="Write every arm's world, policy, waves, report and tallies here as JSON",
+        ),
+    ] = None,
     database_url: Annotated[
         str | None,
         typer.Option(
@@ -258,3 +265,6 @@ def simulate(
     if chart is not None:
         charts.save_png(chart, results)
         console.print(f"chart written to {chart}")
+    if figures is not None:
+        figures.write_bytes(simulator.as_json(results))
+        console.print(f"figures written to {figures}")

@@ -209,7 +209,7 @@ class Batch:
             cart_value=plan.state.value,
             margin_rate=self.settings.recovery_gross_margin_percent / 100,
             exploration=self.policy.exploration_percent / 100,
-            rng=self.engine.rng,
+            rng=self.engine.draws_for(plan.case.user_id, plan.case.messages_sent),
         )
         return choice.action, choice.probability
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+from pydantic import TypeAdapter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -133,6 +134,11 @@ async def simulate(
         finally:
             await database.dispose()
     return SimulationResult(world, seed, strategy, run.policy, figures, final, run.ledger)
+
+
+def as_json(results: Sequence[SimulationResult]) -> bytes:
+    """The runs in full, for tables and comparisons made after the fact."""
+    return TypeAdapter(list[SimulationResult]).dump_json(list(results), indent=2)
 
 
 @asynccontextmanager
