@@ -91,7 +91,7 @@ def test_known_posteriors_pick_the_best_net_margin_nearly_always() -> None:
 
 def test_a_discount_no_better_than_the_reminder_is_never_chosen_even_exploring() -> None:
     # The reminder has recovered 40% here; with no outcomes of their own, the discounts' priors
-    # for a distracted shopper (about 31%) fall short of it.
+    # for a distracted shopper (about 28%) fall short of it.
     outcomes = {"reminder": Outcomes(recovered=40, lost=60)}
     choices = run(300, reasons=estimate(distraction=0.9), outcomes=outcomes, exploration=1.0)
 
@@ -99,6 +99,12 @@ def test_a_discount_no_better_than_the_reminder_is_never_chosen_even_exploring()
     assert all(choice.probability == pytest.approx(0.5) for choice in choices)
     recovery = choices[0].expected_recovery
     assert recovery["discount_5"] < recovery["reminder"]
+
+
+def test_before_any_outcome_a_surely_distracted_shopper_is_never_offered_a_discount() -> None:
+    choices = run(300, reasons=estimate(distraction=1.0), outcomes={}, exploration=1.0)
+
+    assert {choice.action.name for choice in choices} == {"reminder", "alternatives"}
 
 
 def test_a_discount_at_or_above_the_margin_rate_is_never_chosen() -> None:

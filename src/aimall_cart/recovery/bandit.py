@@ -25,11 +25,13 @@ DISCOUNT_STEP_PERCENT = 5
 # Prior recovery probability per reason and kind of action; the "discount" column is for a
 # discount of DISCOUNT_REFERENCE_PERCENT. Reminders bring back the distracted, alternatives the
 # carts blocked by stock, discounts the price-sensitive; nothing much brings back the uninterested.
+# A discount adds nothing for the distracted: its prior ties the reminder's, so the guard drops it
+# for a surely distracted shopper until outcomes show it doing better.
 PRIOR_RECOVERY: dict[str, dict[str, float]] = {
     "price": {"reminder": 0.10, "alternatives": 0.14, "discount": 0.28},
     "availability": {"reminder": 0.06, "alternatives": 0.30, "discount": 0.08},
     "hesitation": {"reminder": 0.15, "alternatives": 0.15, "discount": 0.20},
-    "distraction": {"reminder": 0.30, "alternatives": 0.27, "discount": 0.31},
+    "distraction": {"reminder": 0.30, "alternatives": 0.27, "discount": 0.30},
     "not_interested": {"reminder": 0.04, "alternatives": 0.05, "discount": 0.05},
 }
 DISCOUNT_REFERENCE_PERCENT = 10
@@ -39,7 +41,7 @@ DISCOUNT_LIFT_PER_POINT: dict[str, float] = {
     "price": 0.012,
     "availability": 0.001,
     "hesitation": 0.004,
-    "distraction": 0.001,
+    "distraction": 0.0,
     "not_interested": 0.001,
 }
 # Priors stay strictly inside (0, 1) so that every Beta is proper, whatever the discount.
