@@ -51,8 +51,10 @@ VARIANTS_PER_PRODUCT = 3
 CUSTOMERS_PER_TRANSACTION = 100
 READING_DELAY = timedelta(minutes=30)  # customers act half an hour after a pass messages them
 CURRENCY = "USD"  # the demo catalog's
-# Random streams: who each customer is (0), each stage's luck (1..), and each wave's shuffle.
-_CUSTOMER_STREAM, _CART_STREAM = 0, 100
+# Random streams, keyed (seed, wave, customer, stage, purpose): who each customer is (stage 0),
+# each message stage's luck (1..), and each wave's deal of items. Every key has the same length:
+# numpy pads a key shorter than four numbers with zeros, so (s, w, 100) would be (s, w, 100, 0).
+_WHO, _LUCK, _DEAL = 1, 2, 3
 
 # (steps done, steps in all, what is happening): one step is one customer handled in one phase.
 Progress = Callable[[int, int, str], None]
@@ -197,9 +199,7 @@ class _Run:
     async def wave(self, number: int, size: int) -> WaveFigures:
         started = await self.clock.now()
         customers = [
-            draw_customer(
-                self.world, f"sim-{number:03d}-{i:05d}", self._rng(number, i, _CUSTOMER_STREAM)
-            )
+            draw_customer(self.world, f"sim-{number:03d}-{i:05d}", self._rng(number, i, 0, _WHO))
             for i in range(size)
         ]
         self.ledger.customers += size
@@ -225,10 +225,10 @@ class _Run:
             )
         return WaveFigures(number, figures.groups)
 
-    def _rng(self, wave: int, customer: int, stage: int) -> np.random.Generator:
-        """One stream per (wave, customer, stage): two arms of one seed meet the same customers
+    def _rng(self, wave: int, customer: int, stage: int, purpose: int) -> np.random.Generator:
+        """One stream per (wave, customer, stage, purpose): two arms of one seed meet the same customers
         with the same carts and the same luck, so they differ only in what the engine does."""
-        return np.random.default_rng([self.seed, wave, customer, stage])
+        return np.random.default_rng([self.seed, wave, customer, stage, purpose])
 
     async def _fill(
         self,
@@ -240,7 +240,7 @@ class _Run:
     ) -> None:
         """Fill every cart first, then churn the catalog under them, so no customer of the wave
         finds an item gone before carting it."""
-        rng = np.random.default_rng([self.seed, number, _CART_STREAM])
+        rng = self._rng(number, 0, 0, _DEAL)
         dealt = shoppers.deal(self.shelves, [c.line_count for c in customers], rng)
         hands = list(zip(customers, dealt, strict=True))
 
@@ -275,7 +275,7 @@ class _Run:
             letter = await shoppers.read_inbox(session, customer.user_id, since=since, now=now)
             self.ledger.messages_read += letter is not None
             message = letter.message if letter else None
-            if not respond(customer, message, self._rng(number, index, stage)):
+            if not respond(customer, message, self._rng(number, index, stage, _LUCK)):
                 return True
             outcome = await shoppers.come_back(
                 session,
