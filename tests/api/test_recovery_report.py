@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from aimall_cart.checkout.models import Order
 from aimall_cart.config import Settings
+from aimall_cart.recovery import outcomes
 from aimall_cart.recovery.engine import Engine
-from aimall_cart.recovery.models import Notification, RecoveryCase
+from aimall_cart.recovery.models import Decision, Notification, RecoveryCase
 from tests.builders import admin, shirt
 from tests.recovery_steps import HOUR, advance, inbox, run_pass, set_policy, shopper
 
@@ -114,3 +115,41 @@ async def test_a_recovery_discount_is_used_once_and_counted_as_cost(
     assert (ai["recovered"], ai["recovered_revenue"], ai["discount_cost"]) == (1, 9000, 1000)
     # 30% margin on the 10,000 sold before the promotion, less the 1,000 it cost.
     assert ai["net_margin"] == 3000 - 1000
+
+
+async def test_the_policy_credits_each_message_only_with_an_order_before_the_next(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await shirt(client, settings, stock=100)
+    await set_policy(client, settings, max_messages_per_cart=2, min_minutes_between_messages=60)
+    first, second, _never_buys = [await shopper(client, settings, f"u-{n}") for n in range(3)]
+    await advance(client, settings, 2 * HOUR)
+    assert (await run_pass(client, settings))["sent"] == 3
+    await buy(client, first)  # after the first message
+    await advance(client, settings, 2 * HOUR)
+    assert (await run_pass(client, settings))["sent"] == 2
+    await buy(client, second)  # after the second
+    await advance(client, settings, (WINDOW_HOURS + 1) * HOUR)
+    await run_pass(client, settings)
+    ai = (await report(client, settings))["groups"]["ai"]
+    assert (ai["carts"], ai["recovered"], ai["open"]) == (3, 2, 0)
+
+    async with app.state.database.read_session() as session:
+        decisions = (
+            await session.execute(
+                select(
+                    RecoveryCase.user_id, Decision.stage, Decision.primary_reason, Decision.action
+                ).join(RecoveryCase, RecoveryCase.id == Decision.case_id)
+            )
+        ).all()
+        learned = await outcomes.learned(session)
+    won = {("u-0", 0), ("u-1", 1)}
+    tally: dict[tuple[str, str], Counter[bool]] = {}
+    for user_id, stage, reason, action in decisions:
+        tally.setdefault((reason, action), Counter())[(user_id, stage) in won] += 1
+    assert len(decisions) == 5
+    assert {
+        (reason, action): (outcome.recovered, outcome.lost)
+        for reason, by_action in learned.items()
+        for action, outcome in by_action.items()
+    } == {key: (counts[True], counts[False]) for key, counts in tally.items()}

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from aimall_cart import migrate
 from aimall_cart.carts.models import Cart
 from aimall_cart.db import Database
 from aimall_cart.models import metadata
+from aimall_cart.recovery.models import Decision, RecoveryCase
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -88,3 +91,53 @@ async def test_readyz_names_the_current_schema_revision(client: Any) -> None:
     answer = await client.get("/readyz")
     assert answer.status_code == 200
     assert answer.json() == {"status": "ready", "revision": migrate.head_revision()}
+
+
+async def test_decisions_logged_before_0005_take_their_cases_primary_reason(
+    database_url: str,
+) -> None:
+    await asyncio.to_thread(command.downgrade, migrate.alembic_config(database_url), "0004")
+    now = datetime.now(UTC)
+    case_id, decision_id = uuid.uuid4(), uuid.uuid4()
+    database = Database(database_url)
+    try:
+        async with database.write_session() as session:
+            session.add(
+                RecoveryCase(
+                    id=case_id,
+                    cart_id=uuid.uuid4(),
+                    user_id="u-1",
+                    group="ai",
+                    currency="USD",
+                    abandoned_at=now,
+                    detected_at=now,
+                    window_starts_at=now,
+                    primary_reason="price",
+                )
+            )
+            await session.flush()
+            # Only the columns named are written: the table has no primary_reason before 0005.
+            await session.execute(
+                insert(Decision.__table__).values(
+                    id=decision_id,
+                    case_id=case_id,
+                    stage=0,
+                    group="ai",
+                    policy_version=1,
+                    action="discount_10",
+                    probability=0.5,
+                    reasons={"price": 1.0},
+                    evidence=[],
+                    decided_at=now,
+                )
+            )
+            await session.commit()
+        await database.dispose()
+        await asyncio.to_thread(migrate.upgrade, database_url)
+        async with database.read_session() as session:
+            primary = await session.scalar(
+                select(Decision.primary_reason).where(Decision.id == decision_id)
+            )
+        assert primary == "price"
+    finally:
+        await database.dispose()

@@ -140,6 +140,7 @@ class Batch:
             "policy_version": self.policy_version,
             "action": action,
             "probability": probability,
+            "primary_reason": estimate.primary,
             "reasons": dict(estimate.probabilities),
             "evidence": list(estimate.evidence),
             "decided_at": self.now,

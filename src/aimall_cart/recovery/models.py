@@ -64,7 +64,7 @@ class RecoveryCase(Base):
     messages_sent: Mapped[int] = mapped_column(default=0)
     first_message_at: Mapped[datetime | None]
     last_message_at: Mapped[datetime | None]
-    # The first decision's context and action: what the policy learns from when the case settles.
+    # The first decision's context and action, to read a case at a glance.
     primary_reason: Mapped[str | None] = mapped_column(String(32))
     first_action: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="open")
@@ -91,6 +91,7 @@ class Decision(Base):
     policy_version: Mapped[int]
     action: Mapped[str] = mapped_column(String(32))
     probability: Mapped[float]
+    primary_reason: Mapped[str] = mapped_column(String(32))  # the context the policy learns in
     reasons: Mapped[dict[str, Any]]
     evidence: Mapped[list[str]] = mapped_column(JSON)
     decided_at: Mapped[datetime]

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from aimall_cart.checkout.models import Order
 from aimall_cart.db import Database
 from aimall_cart.recovery import bandit, rules
-from aimall_cart.recovery.models import RecoveryCase
+from aimall_cart.recovery.models import Decision, RecoveryCase
 from aimall_cart.recovery.policy import RecoveryPolicy
 
 
@@ -68,25 +69,33 @@ async def settle(
 
 
 async def learned(session: AsyncSession) -> dict[str, dict[str, bandit.Outcomes]]:
-    """Settled outcomes of the ai group's first decisions, per primary reason and action."""
-    counts: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"recovered": 0, "lost": 0})
+    """Settled outcomes of the ai group's messages, per context (the primary reason when the
+    message was decided) and action. A message is credited with an order placed after it and
+    before the case's next message, the last touch: a follow-up that wins the cart back must not
+    count for the message it followed, nor one that failed for a later message that succeeded."""
+    following = aliased(Decision)
+    credited = and_(
+        RecoveryCase.status == "recovered",
+        Order.created_at >= Decision.decided_at,
+        or_(following.id.is_(None), Order.created_at < following.decided_at),
+    )
     rows = await session.execute(
         select(
-            RecoveryCase.primary_reason,
-            RecoveryCase.first_action,
-            RecoveryCase.status,
+            Decision.primary_reason,
+            Decision.action,
+            func.sum(case((credited, 1), else_=0)),
             func.count(),
         )
-        .where(
-            RecoveryCase.group == "ai",
-            RecoveryCase.status != "open",
-            RecoveryCase.first_action.is_not(None),
+        .join(RecoveryCase, RecoveryCase.id == Decision.case_id)
+        .outerjoin(Order, Order.id == RecoveryCase.order_id)
+        .outerjoin(
+            following,
+            and_(following.case_id == Decision.case_id, following.stage == Decision.stage + 1),
         )
-        .group_by(RecoveryCase.primary_reason, RecoveryCase.first_action, RecoveryCase.status)
+        .where(Decision.group == "ai", RecoveryCase.status != "open")
+        .group_by(Decision.primary_reason, Decision.action)
     )
-    for reason, action, status, count in rows:
-        counts[(str(reason), str(action))][status] = count
     result: dict[str, dict[str, bandit.Outcomes]] = defaultdict(dict)
-    for (reason, action), tally in counts.items():
-        result[reason][action] = bandit.Outcomes(tally["recovered"], tally["lost"])
+    for reason, action, recovered, decided in rows:
+        result[reason][action] = bandit.Outcomes(int(recovered), int(decided) - int(recovered))
     return dict(result)

@@ -226,8 +226,9 @@ class _Run:
         return WaveFigures(number, figures.groups)
 
     def _rng(self, wave: int, customer: int, stage: int, purpose: int) -> np.random.Generator:
-        """One stream per (wave, customer, stage, purpose): two arms of one seed meet the same customers
-        with the same carts and the same luck, so they differ only in what the engine does."""
+        """One stream per (wave, customer, stage, purpose): two arms of one seed meet the same
+        customers with the same carts and the same luck, so they differ only in what the engine
+        does."""
         return np.random.default_rng([self.seed, wave, customer, stage, purpose])
 
     async def _fill(
