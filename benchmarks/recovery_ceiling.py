@@ -1,18 +1,22 @@
-"""The best any recovery policy could do in each simulator world, to read the measured lift against.
+"""How much an oracle could win in each simulator world, to read the measured lift against.
 
-An oracle that knows every customer's hidden reason and response curve (which the engine never
-sees) picks one action per customer for both message stages, under the simulation's policy (two
-stages, discounts in steps of 5% up to 20%) and the default gross margin. It answers, per world:
+The oracle knows every customer's hidden reason and response curve, which the engine never sees,
+and picks one pair of messages per customer (one for each of the simulation's two stages: a
+reminder, a reminder with an in-stock alternative, or a discount in steps of 5% up to 20%), as the
+simulator's customers answer them: a customer comes back at most once, uses only the code of the
+message just read, and has nothing to buy if the only carted item is gone and that message offered
+nothing in its place. It answers, per world:
 
 - the baseline's expected recovery rate (the plain reminder twice), and the holdout's;
 - the oracle that maximises net margin: its recovery rate, lift over baseline, and net margin
   against baseline's;
-- the largest lift any policy could reach while keeping net margin per cart at least baseline's
-  (a Lagrangian sweep over rate + lambda * margin);
+- the largest lift it finds with net margin at least baseline's (a Lagrangian sweep over
+  rate + lambda * margin, exact to within about one customer's share);
 - the blanket 20% discount, for comparison.
 
 Expected values from the market's own response model (``market.return_probability``), over many
-drawn customers; no database.
+drawn customers; no database. Margins are per unit of cart value, so "net margin against
+baseline's" is a ratio; the simulator reports currency per cart.
 
     .venv/bin/python benchmarks/recovery_ceiling.py --customers 40000
 """
@@ -26,45 +30,58 @@ import numpy.typing as npt
 
 from aimall_cart.config import Settings
 from aimall_cart.recovery.bandit import DISCOUNT_STEP_PERCENT
-from aimall_cart.recovery.market import Customer, Message, World, draw_customer, return_probability
+from aimall_cart.recovery.market import Message, World, draw_customer, return_probability
 from aimall_cart.recovery.simulator import simulation_policy
 from aimall_cart.recovery.worlds import PRESETS
 
 Floats = npt.NDArray[np.float64]
-ALTERNATIVE = Message(alternatives_offered=1, alternatives_in_stock=1)
-UNAVAILABLE = -1.0  # below any recovery or margin, so never the best choice
+REMINDER, ALTERNATIVE = Message(), Message(alternatives_offered=1, alternatives_in_stock=1)
 LAMBDAS = np.concatenate([np.linspace(0.0, 3.0, 121), [5.0, 10.0, 100.0, 1e6]])
 
 
-def _recovery(customer: Customer, message: Message | None, stages: int) -> float:
-    """The chance of an order over every stage. A one-line cart whose only item went out of
-    stock has nothing to buy unless an alternative in stock was offered."""
-    blocked = customer.stockout and customer.line_count == 1
-    if blocked and (message is None or not message.alternatives_in_stock):
-        return 0.0
-    return float(1.0 - (1.0 - return_probability(customer, message)) ** stages)
+def _messages(top: int) -> list[Message]:
+    discounts = range(DISCOUNT_STEP_PERCENT, top + 1, DISCOUNT_STEP_PERCENT)
+    return [REMINDER, ALTERNATIVE] + [Message(discount_percent=p) for p in discounts]
 
 
-def _options(
-    world: World, customers: int, seed: int, margin: float, top: int, stages: int
-) -> tuple[Floats, Floats, float]:
-    """Per customer and action (reminder, alternatives, discounts): recovery and net margin per
-    unit of cart value, UNAVAILABLE where the action cannot be offered; and the holdout's rate."""
+def _per_message(
+    world: World, customers: int, seed: int, messages: list[Message]
+) -> tuple[Floats, Floats, npt.NDArray[np.bool_], float]:
+    """Per customer and message: the chance of an order in one stage, and whether the message
+    can be sent at all (an alternative only for a stock-out); and the holdout's rate over two
+    stages."""
     rng = np.random.default_rng(seed)
-    discounts = list(range(DISCOUNT_STEP_PERCENT, top + 1, DISCOUNT_STEP_PERCENT))
-    rates = np.full((customers, 2 + len(discounts)), UNAVAILABLE)
-    margins = np.full_like(rates, UNAVAILABLE)
+    buys = np.zeros((customers, len(messages)))
+    returns = np.zeros_like(buys)
+    possible = np.ones(buys.shape, dtype=bool)
     holdout = 0.0
     for i in range(customers):
         customer = draw_customer(world, f"c{i}", rng)
-        holdout += _recovery(customer, None, stages)
-        for column, message in enumerate([Message()] + [ALTERNATIVE] * customer.stockout):
-            rates[i, column] = _recovery(customer, message, stages)
-            margins[i, column] = rates[i, column] * margin
-        for column, percent in enumerate(discounts, start=2):
-            rates[i, column] = _recovery(customer, Message(discount_percent=percent), stages)
-            margins[i, column] = rates[i, column] * (margin - percent / 100)
-    return rates, margins, holdout / customers
+        blocked = customer.stockout and customer.line_count == 1
+        unprompted = return_probability(customer, None)
+        holdout += 0.0 if blocked else 1 - (1 - unprompted) ** 2
+        for j, message in enumerate(messages):
+            returns[i, j] = return_probability(customer, message)
+            buys[i, j] = 0.0 if blocked and not message.alternatives_in_stock else returns[i, j]
+            possible[i, j] = customer.stockout or not message.alternatives_in_stock
+    return buys, returns, possible, holdout / customers
+
+
+def _pairs(
+    buys: Floats, returns: Floats, possible: npt.NDArray[np.bool_], shares: Floats
+) -> tuple[Floats, Floats]:
+    """Recovery and net margin for every (first, second) pair of messages, flattened per
+    customer; a pair that cannot be sent scores below anything that can."""
+    # A customer who comes back at the first stage is gone either way, order or not.
+    rate = buys[:, :, None] + (1 - returns[:, :, None]) * buys[:, None, :]
+    margin = (
+        buys[:, :, None] * shares[None, :, None]
+        + (1 - returns[:, :, None]) * buys[:, None, :] * shares[None, None, :]
+    )
+    allowed = possible[:, :, None] & possible[:, None, :]
+    rate, margin = np.where(allowed, rate, -1.0), np.where(allowed, margin, -1.0)
+    customers = buys.shape[0]
+    return rate.reshape(customers, -1), margin.reshape(customers, -1)
 
 
 def _chosen(values: Floats, picked: npt.NDArray[np.intp]) -> float:
@@ -78,29 +95,34 @@ def main() -> None:
     args = parser.parse_args()
     policy = simulation_policy(args.seed)
     margin = Settings().recovery_gross_margin_percent / 100
-    top, stages = policy.max_discount_percent, policy.max_messages_per_cart
-    print(f"{args.customers:,} customers per world; gross margin {margin:.0%}; {stages} stages")
+    messages = _messages(policy.max_discount_percent)
+    shares = np.array([margin - m.discount_percent / 100 for m in messages])
+    count = len(messages)
+    reminders, blanket = 0, (count - 1) * count + count - 1  # pair indices: first * count + second
+    print(f"{args.customers:,} customers per world; gross margin {margin:.0%}; two stages")
     print(
         "world            holdout  baseline | oracle on margin: rate   lift  margin | "
         "largest lift at margin >= baseline | blanket 20%: rate   lift  margin"
     )
     for name, world in PRESETS.items():
-        rates, margins, holdout = _options(world, args.customers, args.seed, margin, top, stages)
-        base_rate, base_margin = rates[:, 0].mean(), margins[:, 0].mean()
+        buys, returns, possible, holdout = _per_message(world, args.customers, args.seed, messages)
+        rates, margins = _pairs(buys, returns, possible, shares)
+        everyone = np.full(args.customers, reminders)
+        base_rate, base_margin = _chosen(rates, everyone), _chosen(margins, everyone)
         by_margin = np.argmax(margins, axis=1)
         best = max(
             (_chosen(rates, picked), _chosen(margins, picked))
             for picked in (np.argmax(rates + lam * margins, axis=1) for lam in LAMBDAS)
             if _chosen(margins, picked) >= base_margin
         )
-        blanket = np.full(args.customers, rates.shape[1] - 1)
+        discounted = np.full(args.customers, blanket)
         print(
             f"{name:16s} {holdout:7.1%}  {base_rate:8.1%} | "
             f"{_chosen(rates, by_margin):22.1%} {_chosen(rates, by_margin) / base_rate - 1:+6.0%}"
             f" {_chosen(margins, by_margin) / base_margin:6.2f}x | "
             f"{best[0] / base_rate - 1:+25.0%} (margin {best[1] / base_margin:.2f}x) | "
-            f"{_chosen(rates, blanket):17.1%} {_chosen(rates, blanket) / base_rate - 1:+6.0%}"
-            f" {_chosen(margins, blanket) / base_margin:6.2f}x"
+            f"{_chosen(rates, discounted):17.1%} {_chosen(rates, discounted) / base_rate - 1:+6.0%}"
+            f" {_chosen(margins, discounted) / base_margin:6.2f}x"
         )
 
 

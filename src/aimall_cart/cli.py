@@ -183,9 +183,10 @@ def simulate(
     chart: Annotated[
         Path | None, typer.Option(dir_okay=False, help="Write a PNG of the waves here")
     ] = None,
-    figures: Annotated[
+    json_out: Annotated[
         Path | None,
         typer.Option(
+            "--json",
             dir_okay=False,
             help="Write every arm's world, policy, waves, report and tallies here as JSON",
         ),
@@ -265,6 +266,6 @@ def simulate(
     if chart is not None:
         charts.save_png(chart, results)
         console.print(f"chart written to {chart}")
-    if figures is not None:
-        figures.write_bytes(simulator.as_json(results))
-        console.print(f"figures written to {figures}")
+    if json_out is not None:
+        json_out.write_bytes(simulator.as_json(results))
+        console.print(f"runs written to {json_out}")

@@ -148,6 +148,11 @@ async def test_the_policy_credits_each_message_only_with_an_order_before_the_nex
     for user_id, stage, reason, action in decisions:
         tally.setdefault((reason, action), Counter())[(user_id, stage) in won] += 1
     assert len(decisions) == 5
+    # u-1's two messages differ, so crediting the wrong one of them would change the counts.
+    second_buyer = {
+        stage: (reason, action) for user, stage, reason, action in decisions if user == "u-1"
+    }
+    assert second_buyer[0] != second_buyer[1]
     assert {
         (reason, action): (outcome.recovered, outcome.lost)
         for reason, by_action in learned.items()

@@ -136,3 +136,15 @@ def test_simulate_refuses_bad_options_before_running(arguments: list[str], compl
     answer = CliRunner().invoke(app, ["simulate", *arguments])
     assert answer.exit_code == 2
     assert complaint in " ".join(answer.output.replace("│", " ").split())
+
+
+def test_simulate_writes_the_chart_and_the_runs(tmp_path: Path) -> None:
+    chart_file, runs_file = tmp_path / "waves.png", tmp_path / "runs.json"
+    options = ["--waves", "1", "--carts-per-wave", "3", "--seed", "4"]
+    files = ["--chart", str(chart_file), "--json", str(runs_file)]
+    answer = CliRunner().invoke(app, ["simulate", *options, *files])
+
+    assert answer.exit_code == 0, answer.output
+    assert chart_file.read_bytes().startswith(PNG_SIGNATURE)
+    [run] = json.loads(runs_file.read_text())
+    assert (run["seed"], run["strategy"], run["ledger"]["customers"]) == (4, "bandit", 3)

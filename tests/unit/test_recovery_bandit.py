@@ -101,7 +101,9 @@ def test_a_discount_no_better_than_the_reminder_is_never_chosen_even_exploring()
     assert recovery["discount_5"] < recovery["reminder"]
 
 
-def test_before_any_outcome_a_surely_distracted_shopper_is_never_offered_a_discount() -> None:
+def test_the_prior_gives_a_discount_no_edge_over_the_reminder_for_distraction() -> None:
+    # An estimate of pure distraction never comes out of reasons.infer; it isolates that reason's
+    # column of the prior table.
     choices = run(300, reasons=estimate(distraction=1.0), outcomes={}, exploration=1.0)
 
     assert {choice.action.name for choice in choices} == {"reminder", "alternatives"}

@@ -25,8 +25,8 @@ DISCOUNT_STEP_PERCENT = 5
 # Prior recovery probability per reason and kind of action; the "discount" column is for a
 # discount of DISCOUNT_REFERENCE_PERCENT. Reminders bring back the distracted, alternatives the
 # carts blocked by stock, discounts the price-sensitive; nothing much brings back the uninterested.
-# A discount adds nothing for the distracted: its prior ties the reminder's, so the guard drops it
-# for a surely distracted shopper until outcomes show it doing better.
+# A discount adds nothing for the distracted: its prior ties the reminder's there, so for a mostly
+# distracted shopper only the chance of another reason can make a discount look worth its cost.
 PRIOR_RECOVERY: dict[str, dict[str, float]] = {
     "price": {"reminder": 0.10, "alternatives": 0.14, "discount": 0.28},
     "availability": {"reminder": 0.06, "alternatives": 0.30, "discount": 0.08},

@@ -35,7 +35,8 @@ class Engine:
     def draws_for(self, customer: str, stage: int) -> np.random.Generator:
         """The random stream one decision draws from. A seeded engine gives each (customer, stage)
         its own stream, so a run repeats exactly whatever order the database hands cases over
-        in (cart ids are random); an unseeded one shares a single stream."""
+        in (cart ids are random); an unseeded one shares a single stream. Seeding is for
+        simulations and tests: one customer's two carts at the same stage would draw alike."""
         if self.seed is None:
             return self.rng
         digest = hashlib.blake2b(customer.encode(), digest_size=8).digest()

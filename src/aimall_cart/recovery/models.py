@@ -64,7 +64,8 @@ class RecoveryCase(Base):
     messages_sent: Mapped[int] = mapped_column(default=0)
     first_message_at: Mapped[datetime | None]
     last_message_at: Mapped[datetime | None]
-    # The first decision's context and action, to read a case at a glance.
+    # The first decision's context and action, kept on the case so it reads without the decision
+    # log. A holdout case's primary reason stays NULL until its one analysis: passes look for that.
     primary_reason: Mapped[str | None] = mapped_column(String(32))
     first_action: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="open")

@@ -71,8 +71,8 @@ async def settle(
 async def learned(session: AsyncSession) -> dict[str, dict[str, bandit.Outcomes]]:
     """Settled outcomes of the ai group's messages, per context (the primary reason when the
     message was decided) and action. A message is credited with an order placed after it and
-    before the case's next message, the last touch: a follow-up that wins the cart back must not
-    count for the message it followed, nor one that failed for a later message that succeeded."""
+    before the case's next message (the last touch): a follow-up that wins the cart back counts for
+    itself, and the message before it counts as lost."""
     following = aliased(Decision)
     credited = and_(
         RecoveryCase.status == "recovered",
