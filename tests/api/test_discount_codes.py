@@ -61,6 +61,17 @@ async def apply(
     return await client.post("/v1/cart/discount", json={"code": code}, headers={**headers, **extra})
 
 
+async def checkout_with_a_code(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
+) -> tuple[dict[str, Any], DiscountCode]:
+    """Three shirts in the member's cart, a fresh code applied, and checkout begun."""
+    cart = await three_shirts(client, settings, member)
+    code = await issue(app)
+    cart_of(await apply(client, member, code.code))
+    assert (await client.post("/v1/cart/checkout", headers=member)).status_code == 201
+    return cart, code
+
+
 async def advance(client: httpx.AsyncClient, settings: Settings, seconds: float) -> None:
     moved = await client.post(
         "/v1/admin/clock/advance", json={"seconds": seconds}, headers=admin(settings)
@@ -257,10 +268,7 @@ async def test_a_checkout_started_before_the_code_expired_is_honoured_at_complet
 async def test_the_order_charges_the_promotion_and_the_code_pays_for_one_order_only(
     app: FastAPI, client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
-    cart = await three_shirts(client, settings, member)
-    code = await issue(app)
-    cart_of(await apply(client, member, code.code))
-    assert (await client.post("/v1/cart/checkout", headers=member)).status_code == 201
+    cart, code = await checkout_with_a_code(app, client, settings, member)
 
     placed = await client.post("/v1/cart/checkout/complete", headers=member)
 
@@ -291,10 +299,7 @@ async def test_the_order_charges_the_promotion_and_the_code_pays_for_one_order_o
 async def test_concurrent_completes_redeem_the_code_once(
     app: FastAPI, client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
-    await three_shirts(client, settings, member)
-    code = await issue(app)
-    cart_of(await apply(client, member, code.code))
-    assert (await client.post("/v1/cart/checkout", headers=member)).status_code == 201
+    _, code = await checkout_with_a_code(app, client, settings, member)
 
     answers = await asyncio.gather(
         *(client.post("/v1/cart/checkout/complete", headers=member) for _ in range(5))
@@ -313,10 +318,7 @@ async def test_concurrent_completes_redeem_the_code_once(
 async def test_a_code_redeemed_elsewhere_after_checkout_began_stops_the_order_and_nothing_else(
     app: FastAPI, client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
-    await three_shirts(client, settings, member)
-    code = await issue(app)
-    cart_of(await apply(client, member, code.code))
-    assert (await client.post("/v1/cart/checkout", headers=member)).status_code == 201
+    _, code = await checkout_with_a_code(app, client, settings, member)
     async with app.state.database.write_session() as session:
         await session.execute(
             update(DiscountCode)

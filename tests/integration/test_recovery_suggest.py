@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import event
 
 from aimall_cart.auth import Principal
@@ -23,13 +22,6 @@ from tests.builders import ADMIN_SUB, make_product, make_variant
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
 ADMIN = Principal(user_id=ADMIN_SUB, role="admin")
 RED = MissingLine("trail-red", "trail-red-v", 10_000)
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    yield database
-    await database.dispose()
 
 
 async def _put(

@@ -54,19 +54,6 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
-
-
-@pytest.fixture
 def webhook(settings: Settings, receiver: Receiver) -> Settings:
     """The test settings pointed at the receiver, with round numbers for backoff and lease."""
     return settings.model_copy(

@@ -15,27 +15,6 @@ class AlternativeOut(BaseModel):
     unit_price: int
 
 
-class NotificationOut(BaseModel):
-    id: uuid.UUID
-    cart_id: uuid.UUID
-    user_id: str
-    group: str
-    reason: str
-    action: str
-    channel: str
-    subject: str
-    body: str
-    discount_code: str | None
-    discount_percent: int | None
-    alternatives: list[AlternativeOut]
-    sent_at: datetime
-
-
-class NotificationPage(BaseModel):
-    items: list[NotificationOut]
-    next_cursor: str | None
-
-
 class InboxItem(BaseModel):
     """What the member sees of a message: not the experiment's bookkeeping."""
 
@@ -47,6 +26,21 @@ class InboxItem(BaseModel):
     discount_percent: int | None
     alternatives: list[AlternativeOut]
     sent_at: datetime
+
+
+class NotificationOut(InboxItem):
+    """A message as the admin log shows it: with whom it went to and why."""
+
+    user_id: str
+    group: str
+    reason: str
+    action: str
+    channel: str
+
+
+class NotificationPage(BaseModel):
+    items: list[NotificationOut]
+    next_cursor: str | None
 
 
 class InboxPage(BaseModel):
