@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import Send
 
@@ -164,6 +165,11 @@ def _register_error_handlers(app: FastAPI) -> None:
         log.exception("database error request_id=%s", request_id.get(), exc_info=exc)
         return problem(500, "internal", "Internal error", "Something went wrong on our side")
 
+    @app.exception_handler(PoolTimeout)
+    async def _no_connection(_: Request, exc: PoolTimeout) -> Response:
+        log.warning("no database connection free request_id=%s: %s", request_id.get(), exc)
+        return problem(503, Unavailable.code, Unavailable.title, "The service is busy; retry")
+
     @app.exception_handler(Exception)
     async def _internal(_: Request, exc: Exception) -> Response:
         log.exception("unhandled error request_id=%s", request_id.get(), exc_info=exc)
@@ -178,6 +184,7 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Fa
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
+        pool_timeout_seconds=settings.database_pool_timeout_seconds,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )
 

@@ -102,7 +102,7 @@ def issue_token(
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
 
 
-def _principal(request: Request) -> Principal:
+async def _principal(request: Request) -> Principal:
     settings: Settings = request.app.state.settings
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = Principal()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,36 +31,64 @@ console = Console(stderr=True)
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default from settings)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings)")] = None,
-    workers: Annotated[int, typer.Option(help="Server processes")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Server processes (default: one per core on PostgreSQL, 1 on SQLite)"
+        ),
+    ] = None,
     migrate: Annotated[
         bool | None,
         typer.Option(help="Apply migrations first (default: yes on SQLite, no on PostgreSQL)"),
     ] = None,
     worker: Annotated[
         bool | None,
-        typer.Option(help="Run the background worker in the server (default from settings)"),
+        typer.Option(help="Run the background worker beside the server (default from settings)"),
     ] = None,
 ) -> None:
-    """Serve the HTTP API."""
+    """Serve the HTTP API.
+
+    With several server processes the background worker runs once, in a process of its own, not
+    once in each server process.
+    """
     import uvicorn
 
-    if worker is not None:
-        # The server processes build their settings from the environment.
-        os.environ["AIMALL_CART_EMBEDDED_WORKER"] = "true" if worker else "false"
     settings = get_settings()
+    processes = _server_processes(workers, is_sqlite=settings.is_sqlite)
+    run_worker_too = settings.embedded_worker if worker is None else worker
+    # The server processes build their settings from the environment.
+    os.environ["AIMALL_CART_EMBEDDED_WORKER"] = str(run_worker_too and processes == 1).lower()
     if migrate if migrate is not None else settings.is_sqlite:
         migrations.upgrade(settings.database_url)
-    uvicorn.run(
-        "aimall_cart.cli:server_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_level=settings.log_level,
-        loop="uvloop",
-        http="httptools",
-        proxy_headers=False,
-    )
+    background = None
+    if run_worker_too and processes > 1:
+        background = subprocess.Popen([sys.executable, "-m", "aimall_cart", "worker"])
+    try:
+        uvicorn.run(
+            "aimall_cart.cli:server_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=processes,
+            log_level=settings.log_level,
+            loop="uvloop",
+            http="httptools",
+            proxy_headers=False,
+        )
+    finally:
+        if background is not None:
+            background.terminate()
+            background.wait(timeout=30)
+
+
+def _server_processes(requested: int | None, *, is_sqlite: bool) -> int:
+    """One process per core on PostgreSQL. SQLite has one writer at a time and its file lock
+    does not queue fairly across processes, so it stays in one."""
+    if is_sqlite:
+        if requested not in (None, 1):
+            console.print("[yellow]SQLite serves from one process; --workers ignored[/yellow]")
+        return 1
+    return requested or os.cpu_count() or 1
 
 
 def server_app() -> FastAPI:

@@ -23,8 +23,11 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./aimall_cart.db"
+    # Per process: what one process keeps busy at once on two cores. Requests beyond it wait
+    # for a pooled connection instead of opening one per burst.
     database_pool_size: int = Field(default=10, ge=1)
-    database_max_overflow: int = Field(default=20, ge=0)
+    database_max_overflow: int = Field(default=0, ge=0)
+    database_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
 
     test_clock: bool = False
@@ -107,7 +110,7 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def _app_settings(request: Request) -> Settings:
+async def _app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -15,11 +15,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
+import orjson
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid, event
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -87,39 +89,72 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return
         mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 class Database:
-    """One engine and the two session makers built on it."""
+    """One engine, the two session makers built on it, and the hot path's plain connections.
+
+    The pool is sized for what one process can use at once and does not overflow: under load a
+    request waits for a pooled connection (up to ``pool_timeout_seconds``, then 503) rather than
+    opening one to throw away. Connections are not pinged on checkout (on PostgreSQL that is a
+    BEGIN, a query and a ROLLBACK per request); one that died is invalidated when it fails and
+    the transaction runs again on a fresh one (``is_transient``).
+    """
 
     def __init__(
         self,
         url: str,
         *,
         pool_size: int = 10,
-        max_overflow: int = 20,
+        max_overflow: int = 0,
+        pool_timeout_seconds: float = 10.0,
         sqlite_busy_timeout_ms: int = 10_000,
     ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
+        options: dict[str, Any] = {"json_deserializer": orjson.loads}
         if not self.is_sqlite:
-            options.update(pool_size=pool_size, max_overflow=max_overflow)
+            options.update(
+                pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout_seconds
+            )
         self.engine = create_async_engine(url, **options)
         if self.is_sqlite:
             _configure_sqlite(self.engine, busy_timeout_ms=sqlite_busy_timeout_ms)
+        writer = self.engine.execution_options(write=True)
         self._read = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._write = async_sessionmaker(
-            self.engine.execution_options(write=True), expire_on_commit=False
-        )
+        self._write = async_sessionmaker(writer, expire_on_commit=False)
+        self._writer = writer
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def read_session(self) -> AsyncSession:
         return self._read()
 
     def write_session(self) -> AsyncSession:
         return self._write()
+
+    async def read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work`` on a connection outside any transaction: each statement is its own
+        snapshot, so a read of one statement costs one round trip, with no BEGIN or ROLLBACK."""
+
+        async def attempt() -> T:
+            async with self._autocommit.connect() as connection:
+                return await work(connection)
+
+        return await retrying(attempt)
+
+    async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work`` in one write transaction and commit it: the entrypoint's one commit, run
+        again from the start when the database says it may succeed the next time."""
+
+        async def attempt() -> T:
+            async with self._writer.begin() as connection:
+                return await work(connection)
+
+        return await retrying(attempt)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -145,10 +180,31 @@ WriteSession = Annotated[AsyncSession, Depends(_write_session)]
 
 
 def is_transient(error: DBAPIError) -> bool:
-    """Whether running the same transaction again may succeed."""
+    """Whether running the same transaction again may succeed: a lost connection (already
+    dropped from the pool), a serialization failure or deadlock, a lock timeout."""
+    if error.connection_invalidated:
+        return True
     if getattr(error.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES:
         return True
     return any(message in str(error.orig) for message in _TRANSIENT_SQLITE_MESSAGES)
+
+
+async def retrying(
+    attempt: Callable[[], Awaitable[T]], *, attempts: int = 4, base_delay_seconds: float = 0.02
+) -> T:
+    """Run a whole transaction (``attempt``), again from the start when it failed in a way that
+    may pass the next time, a bounded number of times with jittered backoff; after that the
+    caller is told to come back later (503) rather than shown an internal error."""
+    for number in range(1, attempts + 1):
+        try:
+            return await attempt()
+        except DBAPIError as error:
+            if not is_transient(error):
+                raise
+            if number == attempts:
+                raise Unavailable("The cart is busy; try again", retry_after=1) from error
+            await asyncio.sleep(base_delay_seconds * 2**number * random.random())  # noqa: S311
+    raise AssertionError("unreachable")
 
 
 async def commit(
@@ -158,23 +214,16 @@ async def commit(
     attempts: int = 4,
     base_delay_seconds: float = 0.02,
 ) -> T:
-    """Run ``work`` in the session's transaction and commit it, the entrypoint's one commit.
+    """Run ``work`` in the session's transaction and commit it, the entrypoint's one commit,
+    retried as ``retrying`` says."""
 
-    A serialization failure, deadlock or lock timeout rolls back and runs ``work`` again from the
-    start, a bounded number of times with jittered backoff; after that the caller is told to come
-    back later (503) rather than shown an internal error.
-    """
-    for attempt in range(1, attempts + 1):
+    async def attempt() -> T:
         try:
             result = await work()
             await session.commit()
-        except DBAPIError as error:
+        except DBAPIError:
             await session.rollback()
-            if not is_transient(error):
-                raise
-            if attempt == attempts:
-                raise Unavailable("The cart is busy; try again", retry_after=1) from error
-            await asyncio.sleep(base_delay_seconds * 2**attempt * random.random())  # noqa: S311
-        else:
-            return result
-    raise AssertionError("unreachable")
+            raise
+        return result
+
+    return await retrying(attempt, attempts=attempts, base_delay_seconds=base_delay_seconds)

@@ -43,7 +43,17 @@ def servers(database_url: str) -> Iterator[list[str]]:
     ports = [_free_port(), _free_port()]
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "aimall_cart", "serve", "--port", str(port), "--no-migrate"],
+            [
+                sys.executable,
+                "-m",
+                "aimall_cart",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--no-migrate",
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

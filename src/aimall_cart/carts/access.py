@@ -1,5 +1,6 @@
-"""Finding, locking and creating the caller's cart, and pricing it against the live catalog
-and its applied promotion code.
+"""The cart as the ORM paths (merge, promotion codes, checkout) see it: finding, locking and
+creating it, and pricing it against the live catalog and its applied promotion code; and the
+checks and the view that the hot path (``claims``, ``service``) shares with them.
 
 The cart row is the lock for every change: ``find_open(lock=True)`` takes it with
 ``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the write session's ``BEGIN IMMEDIATE`` already
@@ -11,6 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from aimall_cart.auth import Principal
-from aimall_cart.carts import rules
+from aimall_cart.carts import records, rules
 from aimall_cart.carts.models import OPEN_STATUSES, Cart, DiscountCode
 from aimall_cart.catalog import service as catalog
 from aimall_cart.errors import Conflict, NotFound, PreconditionFailed
@@ -58,9 +60,10 @@ class CartPolicy:
 @dataclass(slots=True)
 class CartView:
     """A cart with the live offers of its variants, ready to render; ``created`` says the
-    request made something new (the cart, or the line it added)."""
+    request made something new (the cart, or the line it added). The cart is an ORM object on
+    the cold paths and a plain record on the hot path."""
 
-    cart: Cart
+    cart: Cart | records.CartRecord
     offers: dict[str, rules.Offer]
     status: str
     guest_token: str | None = None
@@ -137,19 +140,35 @@ async def lock_for_change(
 def check_changeable(cart: Cart, expected_version: int | None, *, now: datetime) -> None:
     """Refuse a change to a cart at another version, or held by a checkout in progress. A
     checkout whose reservation lapsed no longer holds the cart: it is unlocked here and now."""
+    refuse_change(cart, expected_version, now=now)
+    if cart.status == "locked":
+        cart.status, cart.locked_until = "active", None
+
+
+def refuse_change(cart: CartState, expected_version: int | None, *, now: datetime) -> None:
+    """Raise why the cart may not change: another version, or a checkout in progress."""
     if expected_version is not None and cart.version != expected_version:
         raise VersionMismatch(
             "The cart has changed since you read it",
             current_version=cart.version,
             expected_version=expected_version,
         )
-    if cart.status == "locked":
-        if not lock_lapsed(cart, now):
-            raise CartLocked("The cart is locked while checkout is in progress")
-        cart.status, cart.locked_until = "active", None
+    if cart.status == "locked" and not lock_lapsed(cart, now):
+        raise CartLocked("The cart is locked while checkout is in progress")
 
 
-def lock_lapsed(cart: Cart, now: datetime) -> bool:
+class CartState(Protocol):
+    """What the change and lock checks read of a cart, ORM object, record or row alike."""
+
+    @property
+    def version(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def locked_until(self) -> datetime | None: ...
+
+
+def lock_lapsed(cart: CartState, now: datetime) -> bool:
     return cart.status == "locked" and cart.locked_until is not None and cart.locked_until <= now
 
 
@@ -179,13 +198,26 @@ async def _applied_promotion(
     if cart.discount_code_id is None:
         return None
     code = await session.get_one(DiscountCode, cart.discount_code_id)
+    applied = records.CodeRecord(
+        code.code, code.percent, code.expires_at, redeemed=code.redeemed_at is not None
+    )
+    return promotion_of(applied, now=now, price_frozen=price_frozen)
+
+
+def promotion_of(code: records.CodeRecord, *, now: datetime, price_frozen: bool) -> rules.Promotion:
     problem = rules.promotion_problem(
-        expires_at=code.expires_at,
-        redeemed=code.redeemed_at is not None,
-        now=now,
-        price_frozen=price_frozen,
+        expires_at=code.expires_at, redeemed=code.redeemed, now=now, price_frozen=price_frozen
     )
     return rules.Promotion(code.code, code.percent, code.expires_at, problem)
+
+
+def view_of_rows(found: records.CartRows, *, now: datetime) -> CartView:
+    """The view of a cart as the hot path read it (see ``queries.CART_BY_*``)."""
+    status = "active" if lock_lapsed(found.cart, now) else found.cart.status
+    promotion = None
+    if found.code is not None:
+        promotion = promotion_of(found.code, now=now, price_frozen=status == "locked")
+    return CartView(found.cart, found.offers, status, promotion=promotion)
 
 
 def offer(variant: catalog.LiveVariant, stock: inventory.StockLevel | None) -> rules.Offer:
@@ -197,21 +229,3 @@ def offer(variant: catalog.LiveVariant, stock: inventory.StockLevel | None) -> r
         min_quantity=variant.min_quantity,
         max_quantity=variant.max_quantity,
     )
-
-
-async def view_of_new(
-    session: AsyncSession,
-    cart: Cart,
-    *,
-    cart_created: bool,
-    created: bool,
-    guest: GuestCredential,
-    now: datetime,
-) -> CartView:
-    """The view answering a request that may have made the cart (a new guest cart hands out its
-    token, the only time it is seen) and may have made something else (``created``)."""
-    result = await view(session, cart, now=now)
-    result.created = created
-    if cart_created and cart.user_id is None:
-        result.guest_token = guest.token
-    return result

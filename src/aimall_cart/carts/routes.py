@@ -25,7 +25,7 @@ from aimall_cart.carts.schemas import (
 from aimall_cart.clock import Now
 from aimall_cart.config import Settings
 from aimall_cart.crypto import keyed_hash, new_guest_token
-from aimall_cart.db import ReadSession, WriteSession, commit
+from aimall_cart.db import Database, WriteSession, commit
 
 router = APIRouter(prefix="/v1/cart", tags=["cart"])
 
@@ -64,33 +64,44 @@ def _respond(response: Response, view: access.CartView, *, created_status: int =
     return present.cart_body(view)
 
 
+def _cart_response(view: access.CartView, *, created_status: int = 200) -> Response:
+    """The cart as the hot path answers it: serialised once, not validated again."""
+    headers = {"ETag": f'"{view.cart.version}"'}
+    if view.guest_token is not None:
+        headers["X-Cart-Token"] = view.guest_token
+    return Response(
+        present.cart_json(view),
+        status_code=created_status if view.created else status.HTTP_200_OK,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
 @router.post(
     "",
     response_model=CartOut,
     status_code=201,
     responses={200: {"model": CartOut, "description": "The caller's cart, which already existed"}},
 )
-async def create_cart(
-    request: Request,
-    response: Response,
-    session: WriteSession,
-    principal: CurrentPrincipal,
-    now: Now,
-) -> CartOut:
-    view = await commit(
-        session,
-        lambda: carts.open_cart(
-            session, principal=principal, guest=_guest(request), policy=_policy(request), now=now
-        ),
+async def create_cart(request: Request, principal: CurrentPrincipal, now: Now) -> Response:
+    guest, policy = _guest(request), _policy(request)
+    view = await _database(request).write(
+        lambda conn: carts.open_cart(conn, principal=principal, guest=guest, policy=policy, now=now)
     )
-    return _respond(response, view, created_status=201)
+    return _cart_response(view, created_status=201)
 
 
 @router.get("", response_model=CartOut)
-async def read_cart(
-    response: Response, session: ReadSession, principal: CurrentPrincipal, now: Now
-) -> CartOut:
-    return _respond(response, await carts.get_cart(session, principal=principal, now=now))
+async def read_cart(request: Request, principal: CurrentPrincipal, now: Now) -> Response:
+    view = await _database(request).read(
+        lambda conn: carts.get_cart(conn, principal=principal, now=now)
+    )
+    return _cart_response(view)
 
 
 @router.post(
@@ -101,89 +112,75 @@ async def read_cart(
 )
 async def add_item(
     request: Request,
-    response: Response,
     body: AddItem,
-    session: WriteSession,
     principal: CurrentPrincipal,
     now: Now,
     if_match: IfMatch = None,
-) -> CartOut:
-    view = await commit(
-        session,
-        lambda: carts.add_item(
-            session,
+) -> Response:
+    expected, guest, policy = expected_version(if_match), _guest(request), _policy(request)
+    view = await _database(request).write(
+        lambda conn: carts.add_item(
+            conn,
             principal=principal,
             data=body,
-            expected_version=expected_version(if_match),
-            guest=_guest(request),
-            policy=_policy(request),
+            expected_version=expected,
+            guest=guest,
+            policy=policy,
             now=now,
-        ),
+        )
     )
-    return _respond(response, view, created_status=201)
+    return _cart_response(view, created_status=201)
 
 
 @router.patch("/items/{item_id}", response_model=CartOut)
 async def update_item(
+    request: Request,
     item_id: uuid.UUID,
     body: UpdateItem,
-    response: Response,
-    session: WriteSession,
     principal: CurrentPrincipal,
     now: Now,
     if_match: IfMatch = None,
-) -> CartOut:
-    view = await commit(
-        session,
-        lambda: carts.update_item(
-            session,
+) -> Response:
+    expected = expected_version(if_match)
+    view = await _database(request).write(
+        lambda conn: carts.update_item(
+            conn,
             principal=principal,
             item_id=item_id,
             data=body,
-            expected_version=expected_version(if_match),
+            expected_version=expected,
             now=now,
-        ),
+        )
     )
-    return _respond(response, view)
+    return _cart_response(view)
 
 
 @router.delete("/items/{item_id}", response_model=CartOut)
 async def remove_item(
+    request: Request,
     item_id: uuid.UUID,
-    response: Response,
-    session: WriteSession,
     principal: CurrentPrincipal,
     now: Now,
     if_match: IfMatch = None,
-) -> CartOut:
-    view = await commit(
-        session,
-        lambda: carts.remove_item(
-            session,
-            principal=principal,
-            item_id=item_id,
-            expected_version=expected_version(if_match),
-            now=now,
-        ),
+) -> Response:
+    expected = expected_version(if_match)
+    view = await _database(request).write(
+        lambda conn: carts.remove_item(
+            conn, principal=principal, item_id=item_id, expected_version=expected, now=now
+        )
     )
-    return _respond(response, view)
+    return _cart_response(view)
 
 
 @router.delete("/items", response_model=CartOut)
 async def clear_items(
-    response: Response,
-    session: WriteSession,
-    principal: CurrentPrincipal,
-    now: Now,
-    if_match: IfMatch = None,
-) -> CartOut:
-    view = await commit(
-        session,
-        lambda: carts.clear(
-            session, principal=principal, expected_version=expected_version(if_match), now=now
-        ),
+    request: Request, principal: CurrentPrincipal, now: Now, if_match: IfMatch = None
+) -> Response:
+    expected = expected_version(if_match)
+    view = await _database(request).write(
+        lambda conn: carts.clear(conn, principal=principal, expected_version=expected, now=now)
     )
-    return _respond(response, view)
+    return _cart_response(view)
 
 
 @router.post("/discount", response_model=CartOut)

@@ -1,7 +1,9 @@
-"""Cart use cases. Every change locks the cart row first and bumps its version.
+"""Cart use cases on the hot path: read, open, add, change, remove and empty.
 
-Callers open a write session (``Database.write_session``) for the mutating use cases; the
-entrypoint commits once.
+Each works on one connection in plain SQL (``queries``) and plain records, never ORM objects: a
+change claims the cart (``claims``), reads it back, and changes one line, and the view it answers
+is built from what it read and what it changed, not read again. Callers run the changes in a
+write transaction (``Database.write``), which commits once.
 """
 
 from __future__ import annotations
@@ -9,28 +11,27 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aimall_cart.auth import Principal
-from aimall_cart.carts import access, rules
-from aimall_cart.carts.models import Cart, CartItem
+from aimall_cart.carts import access, claims, queries, records, rules
+from aimall_cart.carts.records import CartRecord, LineRecord, ProductRecord, VariantRecord
 from aimall_cart.carts.schemas import AddItem, UpdateItem
-from aimall_cart.catalog import service as catalog
-from aimall_cart.catalog.models import Product, Variant
-from aimall_cart.inventory import service as inventory
+from aimall_cart.catalog.service import ProductNotFound
+from aimall_cart.errors import Unavailable
 
 
 async def get_cart(
-    session: AsyncSession, *, principal: Principal, now: datetime
+    conn: AsyncConnection, *, principal: Principal, now: datetime
 ) -> access.CartView:
-    cart = await access.find_open(session, principal, lock=False)
-    if cart is None:
+    view = await claims.find_open(conn, principal, now=now)
+    if view is None:
         raise access.CartNotFound("There is no cart")
-    return await access.view(session, cart, now=now)
+    return view
 
 
 async def open_cart(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     principal: Principal,
     guest: access.GuestCredential,
@@ -38,47 +39,63 @@ async def open_cart(
     now: datetime,
 ) -> access.CartView:
     """The caller's open cart, created if there is none (``created`` tells which)."""
-    cart = await access.find_open(session, principal, lock=True)
-    if cart is not None:
-        return await access.view(session, cart, now=now)
-    cart, created = await access.create(session, principal, guest=guest, policy=policy, now=now)
-    return await access.view_of_new(
-        session, cart, cart_created=created, created=created, guest=guest, now=now
-    )
+    for _ in range(claims.CLAIM_ATTEMPTS):
+        if (view := await claims.find_open(conn, principal, now=now)) is not None:
+            return view
+        cart = await claims.create(
+            conn, principal, guest=guest, currency=policy.default_currency, version=1, now=now
+        )
+        if cart is not None:
+            return claims.fresh_view(cart, guest=guest)
+    raise Unavailable("The cart is busy; try again", retry_after=1)
 
 
-def _choose(product: Product, *, variant_id: str | None, options: dict[str, str] | None) -> Variant:
-    choices = [rules.VariantChoice(v.id, v.options, v.status == "active") for v in product.variants]
+async def _product(conn: AsyncConnection, product_id: str, *, now: datetime) -> ProductRecord:
+    params = {"product_id": product_id, "now": now}
+    rows = (await conn.execute(queries.PRODUCT_WITH_VARIANTS, params)).all()
+    product = records.product_from_rows(rows)
+    if product is None:
+        raise ProductNotFound(f"No product {product_id!r}", product_id=product_id)
+    return product
+
+
+def _choose(
+    product: ProductRecord, *, variant_id: str | None, options: dict[str, str] | None
+) -> VariantRecord:
+    choices = [rules.VariantChoice(v.id, v.options, v.active) for v in product.variants]
     chosen = rules.choose_variant(choices, variant_id=variant_id, options=options)
     variant = next(v for v in product.variants if v.id == chosen.variant_id)
-    if product.status != "active" or variant.status != "active":
+    if not product.active or not variant.active:
         raise rules.ProductUnavailable(
             "This product is not available", product_id=product.id, variant_id=variant.id
         )
     return variant
 
 
-async def _available(session: AsyncSession, variant_id: str, *, now: datetime) -> int:
-    level = (await inventory.levels(session, [variant_id], now=now)).get(variant_id)
-    return level.available if level else 0
-
-
-def _take_variant(line: CartItem, product: Product, variant: Variant) -> None:
-    """Point the line at a variant and snapshot its product reference and price."""
+def _snapshot(line: LineRecord, product: ProductRecord, variant: VariantRecord) -> None:
+    """Point the line at a variant and take its product reference and price as they are now."""
     line.line_key = rules.line_key(product.id, variant.id, variant.options)
     line.product_id, line.variant_id, line.options = product.id, variant.id, dict(variant.options)
     line.name, line.thumbnail_url = product.name, product.thumbnail_url
     line.unit_price, line.discount = variant.price, variant.discount
 
 
-def _new_line(product: Product, variant: Variant, *, quantity: int, now: datetime) -> CartItem:
-    line = CartItem(id=uuid.uuid4(), quantity=quantity, created_at=now, updated_at=now)
-    _take_variant(line, product, variant)
-    return line
+def _snapshot_values(line: LineRecord) -> dict[str, object]:
+    return {
+        "line_key": line.line_key,
+        "product_id": line.product_id,
+        "variant_id": line.variant_id,
+        "options": line.options,
+        "name": line.name,
+        "thumbnail_url": line.thumbnail_url,
+        "unit_price": line.unit_price,
+        "discount": line.discount,
+        "quantity": line.quantity,
+    }
 
 
 async def add_item(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     principal: Principal,
     data: AddItem,
@@ -91,16 +108,17 @@ async def add_item(
 
     The price snapshot comes from the catalog when the line starts and is kept as more is added.
     """
-    cart = await access.find_open(session, principal, lock=True)
-    cart_created = False
-    if cart is None:
-        if expected_version is not None:
-            raise access.VersionMismatch("There is no cart at that version", current_version=None)
-        cart, cart_created = await access.create(
-            session, principal, guest=guest, policy=policy, now=now
-        )
-    access.check_changeable(cart, expected_version, now=now)
-    product = await catalog.get_product(session, data.product_id)
+    view = await claims.claim_or_create(
+        conn,
+        principal,
+        expected_version=expected_version,
+        guest=guest,
+        currency=policy.default_currency,
+        now=now,
+    )
+    cart = view.cart
+    assert isinstance(cart, CartRecord)
+    product = await _product(conn, data.product_id, now=now)
     variant = _choose(product, variant_id=data.variant_id, options=data.options)
     bounds = {"min_quantity": product.min_quantity, "max_quantity": product.max_quantity}
     if data.quantity < 1:
@@ -109,38 +127,56 @@ async def add_item(
     line = next((item for item in cart.items if item.line_key == key), None)
     quantity = data.quantity + (line.quantity if line else 0)
     rules.check_quantity(quantity, **bounds)
-    _check_room(cart, product, new_line=line is None, policy=policy)
-    rules.check_stock(quantity, available=await _available(session, variant.id, now=now))
+    currency = _check_room(cart, product, new_line=line is None, policy=policy)
+    rules.check_stock(quantity, available=variant.available)
     if line is None:
-        cart.items.append(_new_line(product, variant, quantity=quantity, now=now))
+        line = LineRecord(uuid.uuid4(), key, "", "", "", None, {}, quantity, 0, 0, now)
+        _snapshot(line, product, variant)
+        values = {"id": line.id, "cart_id": cart.id, "created_at": now, "updated_at": now}
+        await conn.execute(queries.NEW_LINE, {**_snapshot_values(line), **values})
+        cart.items.append(line)
+        view.offers[variant.id] = product.offer(variant)
+        view.created = True
     else:
-        line.quantity, line.updated_at = quantity, now
-    access.touch(cart, now)
-    await session.flush()
-    return await access.view_of_new(
-        session, cart, cart_created=cart_created, created=line is None, guest=guest, now=now
-    )
+        line.quantity = quantity
+        await conn.execute(
+            queries.SET_QUANTITY, {"line_id": line.id, "quantity": quantity, "now": now}
+        )
+    if currency != cart.currency:
+        await conn.execute(queries.SET_CURRENCY, {"cart_id": cart.id, "currency": currency})
+        cart.currency = currency
+    return view
 
 
-def _check_room(cart: Cart, product: Product, *, new_line: bool, policy: access.CartPolicy) -> None:
+def _check_room(
+    cart: CartRecord, product: ProductRecord, *, new_line: bool, policy: access.CartPolicy
+) -> str:
     """A new line needs a free place, and every line shares the cart's currency (an empty cart
-    takes the product's)."""
+    takes the product's). Answers the cart's currency after the change."""
     if new_line and len(cart.items) >= policy.max_lines:
         raise rules.CartFull(
             f"A cart holds at most {policy.max_lines} lines", max_lines=policy.max_lines
         )
     if not cart.items:
-        cart.currency = product.currency
-    elif product.currency != cart.currency:
+        return product.currency
+    if product.currency != cart.currency:
         raise rules.CurrencyMismatch(
             f"This cart is in {cart.currency}",
             cart_currency=cart.currency,
             currency=product.currency,
         )
+    return cart.currency
+
+
+def _line(cart: CartRecord, item_id: uuid.UUID) -> LineRecord:
+    line = next((item for item in cart.items if item.id == item_id), None)
+    if line is None:
+        raise access.ItemNotFound("There is no such item in this cart", item_id=str(item_id))
+    return line
 
 
 async def update_item(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     principal: Principal,
     item_id: uuid.UUID,
@@ -150,49 +186,55 @@ async def update_item(
 ) -> access.CartView:
     """Change a line's quantity or variant; a line that becomes identical to another joins it.
     A quantity of 0 removes the line."""
-    cart = await access.lock_for_change(
-        session, principal, expected_version=expected_version, now=now
-    )
+    view, cart = await claims.claimed(conn, principal, expected_version=expected_version, now=now)
     line = _line(cart, item_id)
     quantity = line.quantity if data.quantity is None else data.quantity
     if quantity == 0:
+        await conn.execute(queries.DROP_LINE, {"line_id": line.id})
         cart.items.remove(line)
     elif data.variant_id is None and data.options is None:
-        await _set_quantity(session, line, quantity, now=now)
+        _check_new_quantity(line, quantity, view.offers.get(line.variant_id))
+        await conn.execute(
+            queries.SET_QUANTITY, {"line_id": line.id, "quantity": quantity, "now": now}
+        )
+        line.quantity = quantity
     else:
-        await _move_line(session, cart, line, data, quantity=quantity, now=now)
-    line.updated_at = now
-    access.touch(cart, now)
-    await session.flush()
-    return await access.view(session, cart, now=now)
+        await _move_line(conn, view, cart, line, data, quantity=quantity, now=now)
+    return view
 
 
-async def _set_quantity(
-    session: AsyncSession, line: CartItem, quantity: int, *, now: datetime
-) -> None:
+def _check_new_quantity(line: LineRecord, quantity: int, offer: rules.Offer | None) -> None:
     """Raising a line needs the product sold, in range and in stock. Lowering only has to stay at
-    or above the minimum, so a shopper can trim a line that went unavailable or over the max."""
-    product = await catalog.find_product(session, line.product_id)
+    or above the minimum, so a shopper can trim a line that went unavailable or over the max.
+
+    The line's live offer is all it takes: a variant is never deleted while its product lives, and
+    never moves to another product, so no offer means no product.
+    """
     if quantity > line.quantity:
-        if product is None:
+        if offer is None:
             raise rules.ProductUnavailable(
                 "This product is no longer sold", product_id=line.product_id
             )
-        variant = _choose(product, variant_id=line.variant_id, options=None)
+        if not offer.active:
+            raise rules.ProductUnavailable(
+                "This product is not available",
+                product_id=line.product_id,
+                variant_id=line.variant_id,
+            )
         rules.check_quantity(
-            quantity, min_quantity=product.min_quantity, max_quantity=product.max_quantity
+            quantity, min_quantity=offer.min_quantity, max_quantity=offer.max_quantity
         )
-        rules.check_stock(quantity, available=await _available(session, variant.id, now=now))
-    elif product is not None:
-        ceiling = max(product.max_quantity, line.quantity)
-        rules.check_quantity(quantity, min_quantity=product.min_quantity, max_quantity=ceiling)
-    line.quantity = quantity
+        rules.check_stock(quantity, available=offer.available)
+    elif offer is not None:
+        ceiling = max(offer.max_quantity, line.quantity)
+        rules.check_quantity(quantity, min_quantity=offer.min_quantity, max_quantity=ceiling)
 
 
 async def _move_line(
-    session: AsyncSession,
-    cart: Cart,
-    line: CartItem,
+    conn: AsyncConnection,
+    view: access.CartView,
+    cart: CartRecord,
+    line: LineRecord,
     data: UpdateItem,
     *,
     quantity: int,
@@ -200,7 +242,7 @@ async def _move_line(
 ) -> None:
     """Point the line at another variant (by id, or by options merged over its own), joining
     the line that already holds that variant if there is one."""
-    product = await catalog.get_product(session, line.product_id)
+    product = await _product(conn, line.product_id, now=now)
     options = (
         {**line.options, **data.options} if data.options and not data.variant_id else data.options
     )
@@ -212,47 +254,46 @@ async def _move_line(
         target, min_quantity=product.min_quantity, max_quantity=product.max_quantity
     )
     if variant.id != line.variant_id or target > line.quantity:
-        rules.check_stock(target, available=await _available(session, variant.id, now=now))
+        rules.check_stock(target, available=variant.available)
+    view.offers.setdefault(variant.id, product.offer(variant))
     if twin is not None:
-        twin.quantity, twin.updated_at = target, now
+        await conn.execute(
+            queries.SET_QUANTITY, {"line_id": twin.id, "quantity": target, "now": now}
+        )
+        await conn.execute(queries.DROP_LINE, {"line_id": line.id})
+        twin.quantity = target
         cart.items.remove(line)
         return
-    if variant.id != line.variant_id:
-        _take_variant(line, product, variant)
     line.quantity = quantity
-
-
-def _line(cart: Cart, item_id: uuid.UUID) -> CartItem:
-    line = next((item for item in cart.items if item.id == item_id), None)
-    if line is None:
-        raise access.ItemNotFound("There is no such item in this cart", item_id=str(item_id))
-    return line
+    if variant.id == line.variant_id:
+        await conn.execute(
+            queries.SET_QUANTITY, {"line_id": line.id, "quantity": quantity, "now": now}
+        )
+        return
+    _snapshot(line, product, variant)
+    values = {"line_id": line.id, "quantity": quantity, "updated_at": now}
+    await conn.execute(queries.REPOINT_LINE, {**_snapshot_values(line), **values})
 
 
 async def remove_item(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     principal: Principal,
     item_id: uuid.UUID,
     expected_version: int | None,
     now: datetime,
 ) -> access.CartView:
-    cart = await access.lock_for_change(
-        session, principal, expected_version=expected_version, now=now
-    )
-    cart.items.remove(_line(cart, item_id))
-    access.touch(cart, now)
-    await session.flush()
-    return await access.view(session, cart, now=now)
+    view, cart = await claims.claimed(conn, principal, expected_version=expected_version, now=now)
+    line = _line(cart, item_id)
+    await conn.execute(queries.DROP_LINE, {"line_id": line.id})
+    cart.items.remove(line)
+    return view
 
 
 async def clear(
-    session: AsyncSession, *, principal: Principal, expected_version: int | None, now: datetime
+    conn: AsyncConnection, *, principal: Principal, expected_version: int | None, now: datetime
 ) -> access.CartView:
-    cart = await access.lock_for_change(
-        session, principal, expected_version=expected_version, now=now
-    )
+    view, cart = await claims.claimed(conn, principal, expected_version=expected_version, now=now)
+    await conn.execute(queries.DROP_ALL_LINES, {"cart_id": cart.id})
     cart.items.clear()
-    access.touch(cart, now)
-    await session.flush()
-    return await access.view(session, cart, now=now)
+    return view

@@ -115,9 +115,10 @@ async def fill_cart(
         )
     )
     principal = Principal(user_id=customer.user_id, role="customer")
+    connection = await session.connection()
     for shelf in shelves:
         await carts.add_item(
-            session,
+            connection,
             principal=principal,
             data=AddItem(product_id=shelf.product_id, variant_id=shelf.variant_id, quantity=1),
             expected_version=None,
@@ -243,7 +244,8 @@ async def _fix_cart(
 ) -> bool:
     """Drop the lines that cannot be bought, taking offered alternatives in their place; whether
     anything is left to buy."""
-    view = await carts.get_cart(session, principal=principal, now=now)
+    connection = await session.connection()
+    view = await carts.get_cart(connection, principal=principal, now=now)
     lines = [
         CartLine(str(i.id), i.variant_id, _buyable(view.offers.get(i.variant_id), i.quantity))
         for i in view.cart.items
@@ -251,11 +253,15 @@ async def _fix_cart(
     plan = plan_return(lines, letter.alternatives if letter else ())
     for item_id in plan.remove:
         await carts.remove_item(
-            session, principal=principal, item_id=uuid.UUID(item_id), expected_version=None, now=now
+            connection,
+            principal=principal,
+            item_id=uuid.UUID(item_id),
+            expected_version=None,
+            now=now,
         )
     for product_id, variant_id in plan.add:
         await carts.add_item(
-            session,
+            connection,
             principal=principal,
             data=AddItem(product_id=product_id, variant_id=variant_id, quantity=1),
             expected_version=None,

@@ -1,0 +1,223 @@
+"""The few hand-tuned statements of the cart hot path, in SQLAlchemy Core on plain rows.
+
+A cart read or write is what every live session does all day, so these are built once, at
+import, and each is shaped to save a round trip (see DESIGN.md, "The hot path"):
+
+- a read is ``CART_BY_*``: the cart, its code, its lines, their live offers and free stock in
+  one statement, one snapshot;
+- a write claims the cart with ``claim_statement`` (the lock, the checks and the version bump in
+  one ``UPDATE``), reads it back with ``CART_BY_ID``, reads the product it adds when it adds one,
+  and changes one line: four statements at most.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from sqlalchemy import (
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
+
+from aimall_cart.carts.models import OPEN_STATUSES, Cart, CartItem, DiscountCode
+from aimall_cart.catalog.models import Product, Variant
+from aimall_cart.db import UTCDateTime
+from aimall_cart.inventory.models import Inventory, Reservation
+
+carts = cast(Table, Cart.__table__)
+items = cast(Table, CartItem.__table__)
+codes = cast(Table, DiscountCode.__table__)
+products = cast(Table, Product.__table__)
+variants = cast(Table, Variant.__table__)
+inventory = cast(Table, Inventory.__table__)
+reservations = cast(Table, Reservation.__table__)
+
+NOW = bindparam("now", type_=UTCDateTime())
+
+
+def _held(variant_id: ColumnElement[str], *conditions: ColumnElement[bool]) -> ColumnElement[int]:
+    return (
+        select(func.coalesce(func.sum(reservations.c.quantity), 0))
+        .where(
+            reservations.c.variant_id == variant_id, reservations.c.status == "held", *conditions
+        )
+        .scalar_subquery()
+    )
+
+
+def _free_stock(
+    variant_id: ColumnElement[str], *, own_holds_of: ColumnElement[bool] | None
+) -> ColumnElement[int]:
+    """Units free now: on hand less reserved, plus holds that lapsed but were not swept yet (they
+    hold nothing any more). A locked cart's own unexpired holds count as free for it, since they
+    are its to take. Correlated subqueries, not joins, so a variant with many reservations still
+    gives one row per line. NULL when the variant has no stock row."""
+    free = (
+        inventory.c.on_hand
+        - inventory.c.reserved
+        + _held(variant_id, reservations.c.expires_at <= NOW)
+    )
+    if own_holds_of is None:
+        return free
+    own = _held(variant_id, reservations.c.holder_id == carts.c.id, reservations.c.expires_at > NOW)
+    return free + case((own_holds_of, own), else_=0)
+
+
+def _cart_rows(*where: ColumnElement[bool]) -> Select[tuple[object, ...]]:
+    """One row per line (one row with NULL line columns for an empty cart), in line order.
+
+    Outer joins all the way down: a line whose variant left the catalog still comes back, with
+    NULL offer columns, and shows as unavailable.
+    """
+    return (
+        select(
+            carts.c.id,
+            carts.c.user_id,
+            carts.c.status,
+            carts.c.currency,
+            carts.c.version,
+            carts.c.locked_until,
+            carts.c.created_at,
+            carts.c.updated_at,
+            codes.c.code.label("code"),
+            codes.c.percent.label("code_percent"),
+            codes.c.expires_at.label("code_expires_at"),
+            codes.c.redeemed_at.label("code_redeemed_at"),
+            items.c.id.label("line_id"),
+            items.c.line_key,
+            items.c.product_id,
+            items.c.variant_id,
+            items.c.name,
+            items.c.thumbnail_url,
+            items.c.options,
+            items.c.quantity,
+            items.c.unit_price,
+            items.c.discount,
+            items.c.created_at.label("line_created_at"),
+            variants.c.id.label("offer_variant_id"),
+            and_(variants.c.status == "active", products.c.status == "active").label("sold"),
+            variants.c.price.label("offer_price"),
+            variants.c.discount.label("offer_discount"),
+            products.c.min_quantity,
+            products.c.max_quantity,
+            _free_stock(items.c.variant_id, own_holds_of=carts.c.status == "locked").label("free"),
+        )
+        .select_from(
+            carts.outerjoin(codes, codes.c.id == carts.c.discount_code_id)
+            .outerjoin(items, items.c.cart_id == carts.c.id)
+            .outerjoin(variants, variants.c.id == items.c.variant_id)
+            .outerjoin(products, products.c.id == variants.c.product_id)
+            .outerjoin(inventory, inventory.c.variant_id == items.c.variant_id)
+        )
+        .where(*where)
+        .order_by(items.c.created_at, items.c.id)
+    )
+
+
+# Literal values, not an expanding parameter: SQLAlchemy renders an expanding IN again on every
+# execution, which cost a read a tenth of its time.
+_OPEN = carts.c.status.in_([literal_column(f"'{status}'") for status in OPEN_STATUSES])
+CART_BY_USER = _cart_rows(carts.c.user_id == bindparam("owner_user_id"), _OPEN)
+CART_BY_TOKEN = _cart_rows(carts.c.guest_token_hash == bindparam("owner_token_hash"), _OPEN)
+CART_BY_ID = _cart_rows(carts.c.id == bindparam("cart_id"))
+
+
+def claim_statement(*, by_user: bool, expected_version: bool) -> Update:
+    """Lock the caller's open cart, check it may change, and bump its version, in one ``UPDATE``.
+
+    The row lock an ``UPDATE`` takes is the cart lock; on PostgreSQL a waiting writer re-checks
+    the ``WHERE`` against the row the lock holder committed, so ``If-Match`` and the checkout
+    lock are judged on the latest version. A cart whose checkout lapsed is unlocked by the same
+    statement. No row back means no open cart, another version, or a live checkout:
+    ``CART_STATE_BY_*`` then says which. Everything read after this sees every committed change
+    to the cart (READ COMMITTED takes a snapshot per statement), so no line is read stale.
+    """
+    owner = (
+        carts.c.user_id == bindparam("owner_user_id")
+        if by_user
+        else carts.c.guest_token_hash == bindparam("owner_token_hash")
+    )
+    changeable = or_(carts.c.status == "active", carts.c.locked_until <= NOW)
+    stmt = update(carts).where(owner, _OPEN, changeable)
+    if expected_version:
+        stmt = stmt.where(carts.c.version == bindparam("expected_version"))
+    return stmt.values(
+        version=carts.c.version + 1,
+        updated_at=NOW,
+        last_activity_at=NOW,
+        status="active",
+        locked_until=case((carts.c.status == "locked", None), else_=carts.c.locked_until),
+    ).returning(carts.c.id)
+
+
+CLAIMS = {
+    (by_user, expected): claim_statement(by_user=by_user, expected_version=expected)
+    for by_user in (True, False)
+    for expected in (True, False)
+}
+
+
+def _cart_state(owner: ColumnElement[bool]) -> Select[tuple[object, ...]]:
+    return select(carts.c.version, carts.c.status, carts.c.locked_until).where(owner, _OPEN)
+
+
+# Only when a claim found nothing: why not.
+CART_STATE_BY_USER = _cart_state(carts.c.user_id == bindparam("owner_user_id"))
+CART_STATE_BY_TOKEN = _cart_state(carts.c.guest_token_hash == bindparam("owner_token_hash"))
+
+# A member's second open cart breaks the partial unique index: the insert then does nothing and
+# the writer claims the cart that won. Both dialects spell the upsert alike.
+NEW_CART = {
+    "postgresql": postgresql.insert(carts).on_conflict_do_nothing().returning(carts.c.id),
+    "sqlite": sqlite.insert(carts).on_conflict_do_nothing().returning(carts.c.id),
+}
+
+# The product a write adds or moves to, every variant of it with its free stock, so the variant
+# can be chosen by options and checked in one round trip.
+PRODUCT_WITH_VARIANTS = (
+    select(
+        products.c.id,
+        products.c.name,
+        products.c.thumbnail_url,
+        products.c.status,
+        products.c.currency,
+        products.c.min_quantity,
+        products.c.max_quantity,
+        variants.c.id.label("variant_id"),
+        variants.c.options,
+        variants.c.price,
+        variants.c.discount,
+        variants.c.status.label("variant_status"),
+        _free_stock(variants.c.id, own_holds_of=None).label("free"),
+    )
+    .select_from(
+        products.outerjoin(variants, variants.c.product_id == products.c.id).outerjoin(
+            inventory, inventory.c.variant_id == variants.c.id
+        )
+    )
+    .where(products.c.id == bindparam("product_id"))
+    .order_by(variants.c.id)
+)
+
+_LINE = items.c.id == bindparam("line_id")
+NEW_LINE = insert(items)
+SET_QUANTITY = update(items).where(_LINE).values(quantity=bindparam("quantity"), updated_at=NOW)
+REPOINT_LINE = update(items).where(_LINE)
+DROP_LINE = delete(items).where(_LINE)
+DROP_ALL_LINES = delete(items).where(items.c.cart_id == bindparam("cart_id"))
+SET_CURRENCY = (
+    update(carts).where(carts.c.id == bindparam("cart_id")).values(currency=bindparam("currency"))
+)
