@@ -27,6 +27,9 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 
+SERVER_START_SECONDS = 60
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default from settings)")] = None,
@@ -74,6 +77,10 @@ def serve(
             loop="uvloop",
             http="httptools",
             proxy_headers=False,
+            # A server process answers the supervisor's ping once it has imported the service;
+            # on a busy machine that takes longer than uvicorn's 5 seconds, and a process killed
+            # for it is started again, and killed again.
+            timeout_worker_healthcheck=SERVER_START_SECONDS,
         )
     finally:
         if background is not None:

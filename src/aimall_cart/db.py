@@ -12,9 +12,11 @@ import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
+import asyncpg
 import orjson
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid, event
@@ -30,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 
 from aimall_cart.errors import Unavailable
+from aimall_cart.sql import AsyncpgSql, CoreSql, Sql
 
 T = TypeVar("T")
 # PostgreSQL serialization failure, deadlock, too many connections and a server that cannot
@@ -96,13 +99,17 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
 
 
 class Database:
-    """One engine, the two session makers built on it, and the hot path's plain connections.
+    """The engine of the ORM's sessions, and the hot path's plain connections (``read``,
+    ``write``).
 
-    The pool is sized for what one process can use at once and does not overflow: under load a
-    request waits for a pooled connection (up to ``pool_timeout_seconds``, then 503) rather than
-    opening one to throw away. Connections are not pinged on checkout (on PostgreSQL that is a
-    BEGIN, a query and a ROLLBACK per request); one that died is invalidated when it fails and
-    the transaction runs again on a fresh one (``is_transient``).
+    On PostgreSQL the hot path has a pool of its own, in autocommit from the moment a connection
+    is made: the driver runs its transactions, and a checkout changes nothing on the connection.
+    On SQLite both share one engine. Each pool is sized for what one process can use at once and
+    does not overflow: under load a request waits for a pooled connection (up to
+    ``pool_timeout_seconds``, then 503) rather than opening one to throw away. Connections are not
+    pinged on checkout (on PostgreSQL that is a BEGIN, a query and a ROLLBACK per request); one
+    that died is invalidated when it fails and the transaction runs again on a fresh one
+    (``is_transient``).
     """
 
     def __init__(
@@ -128,7 +135,11 @@ class Database:
         self._read = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write = async_sessionmaker(writer, expire_on_commit=False)
         self._writer = writer
-        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.hot_engine = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.is_sqlite
+            else create_async_engine(url, isolation_level="AUTOCOMMIT", **options)
+        )
 
     def read_session(self) -> AsyncSession:
         return self._read()
@@ -136,27 +147,39 @@ class Database:
     def write_session(self) -> AsyncSession:
         return self._write()
 
-    async def read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """Run ``work`` on a connection outside any transaction: each statement is its own
-        snapshot, so a read of one statement costs one round trip, with no BEGIN or ROLLBACK."""
+    async def read(self, work: Callable[[Sql], Awaitable[T]]) -> T:
+        """Run ``work`` outside any transaction: each statement is its own snapshot, so a read of
+        one statement costs one round trip, with no BEGIN or ROLLBACK."""
 
         async def attempt() -> T:
-            async with self._autocommit.connect() as connection:
-                return await work(connection)
+            async with self.hot_engine.connect() as connection:
+                if self.is_sqlite:
+                    return await work(CoreSql(connection))
+                async with _driver_errors(connection):
+                    driver = await _driver_connection(connection)
+                    return await work(AsyncpgSql(driver, self.engine.dialect))
 
         return await retrying(attempt)
 
-    async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async def write(self, work: Callable[[Sql], Awaitable[T]]) -> T:
         """Run ``work`` in one write transaction and commit it: the entrypoint's one commit, run
         again from the start when the database says it may succeed the next time."""
 
         async def attempt() -> T:
-            async with self._writer.begin() as connection:
-                return await work(connection)
+            if self.is_sqlite:
+                async with self._writer.begin() as connection:
+                    return await work(CoreSql(connection))
+            # SQLAlchemy lends the connection in autocommit and asyncpg runs the transaction:
+            # BEGIN and COMMIT are then the driver's, around the statements it runs itself.
+            async with self.hot_engine.connect() as connection, _driver_errors(connection):
+                driver = await _driver_connection(connection)
+                async with driver.transaction():
+                    return await work(AsyncpgSql(driver, self.engine.dialect))
 
         return await retrying(attempt)
 
     async def dispose(self) -> None:
+        await self.hot_engine.dispose()
         await self.engine.dispose()
 
 
@@ -177,6 +200,23 @@ async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 ReadSession = Annotated[AsyncSession, Depends(_read_session)]
 WriteSession = Annotated[AsyncSession, Depends(_write_session)]
+
+
+async def _driver_connection(connection: AsyncConnection) -> asyncpg.Connection:
+    pooled = await connection.get_raw_connection()
+    driver: asyncpg.Connection = pooled.driver_connection
+    return driver
+
+
+@asynccontextmanager
+async def _driver_errors(connection: AsyncConnection) -> AsyncIterator[None]:
+    """A connection that broke under the driver leaves the pool, and the caller may run the
+    transaction again on a fresh one (see ``is_transient``)."""
+    try:
+        yield
+    except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError) as error:
+        await connection.invalidate(error)
+        raise DBAPIError("", None, error, connection_invalidated=True) from error
 
 
 def is_transient(error: DBAPIError) -> bool:

@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-
-from sqlalchemy.ext.asyncio import AsyncConnection
+from typing import NamedTuple
 
 from aimall_cart.auth import Principal
 from aimall_cart.carts import access, queries, records
 from aimall_cart.carts.records import CartRecord
 from aimall_cart.errors import Unavailable
+from aimall_cart.sql import Sql
 
 # A claim that finds the cart changeable on a second look lost a race; this many tries and the
 # caller is told to come back.
 CLAIM_ATTEMPTS = 3
+
+
+class _State(NamedTuple):
+    version: int
+    status: str
+    locked_until: datetime | None
 
 
 def _owner(principal: Principal) -> tuple[bool, dict[str, object]] | None:
@@ -32,29 +38,25 @@ def _owner(principal: Principal) -> tuple[bool, dict[str, object]] | None:
     return None
 
 
-async def find_open(
-    conn: AsyncConnection, principal: Principal, *, now: datetime
-) -> access.CartView | None:
+async def find_open(sql: Sql, principal: Principal, *, now: datetime) -> access.CartView | None:
     owner = _owner(principal)
     if owner is None:
         return None
     by_user, params = owner
     stmt = queries.CART_BY_USER if by_user else queries.CART_BY_TOKEN
-    found = records.cart_from_rows((await conn.execute(stmt, {**params, "now": now})).all())
+    found = records.cart_from_rows(await sql.rows(stmt, {**params, "now": now}))
     return None if found is None else access.view_of_rows(found, now=now)
 
 
-async def read_claimed(
-    conn: AsyncConnection, cart_id: uuid.UUID, *, now: datetime
-) -> access.CartView:
-    rows = (await conn.execute(queries.CART_BY_ID, {"cart_id": cart_id, "now": now})).all()
+async def read_claimed(sql: Sql, cart_id: uuid.UUID, *, now: datetime) -> access.CartView:
+    rows = await sql.rows(queries.CART_BY_ID, {"cart_id": cart_id, "now": now})
     found = records.cart_from_rows(rows)
     assert found is not None, "a claimed cart is there until the transaction ends"
     return access.view_of_rows(found, now=now)
 
 
 async def claim(
-    conn: AsyncConnection, principal: Principal, *, expected_version: int | None, now: datetime
+    sql: Sql, principal: Principal, *, expected_version: int | None, now: datetime
 ) -> uuid.UUID | None:
     """Lock the caller's open cart for a change and bump its version; ``None`` when there is
     none. Raises ``VersionMismatch`` or ``CartLocked`` when the cart may not change."""
@@ -67,19 +69,19 @@ async def claim(
         claim_params["expected_version"] = expected_version
     statement = queries.CLAIMS[by_user, expected_version is not None]
     for _ in range(CLAIM_ATTEMPTS):
-        cart_id: uuid.UUID | None = await conn.scalar(statement, claim_params)
+        cart_id: uuid.UUID | None = await sql.value(statement, claim_params)
         if cart_id is not None:
             return cart_id
         state_of = queries.CART_STATE_BY_USER if by_user else queries.CART_STATE_BY_TOKEN
-        state = (await conn.execute(state_of, params)).first()
-        if state is None:
+        states = await sql.rows(state_of, params)
+        if not states:
             return None
-        access.refuse_change(state, expected_version, now=now)
+        access.refuse_change(_State(**states[0]), expected_version, now=now)
     raise Unavailable("The cart is busy; try again", retry_after=1)
 
 
 async def create(
-    conn: AsyncConnection,
+    sql: Sql,
     principal: Principal,
     *,
     guest: access.GuestCredential,
@@ -90,18 +92,15 @@ async def create(
     """A new open cart for the caller, or ``None`` when a concurrent request just made this
     member's (claim that one)."""
     cart = CartRecord(uuid.uuid4(), principal.user_id, "active", currency, version, None, now, now)
-    created = await conn.scalar(
-        queries.NEW_CART[conn.dialect.name],
+    created = await sql.value(
+        queries.NEW_CART[sql.dialect],
         {
-            "id": cart.id,
-            "user_id": cart.user_id,
-            "guest_token_hash": guest.token_hash if cart.user_id is None else None,
-            "status": cart.status,
-            "currency": currency,
-            "version": version,
-            "created_at": now,
-            "updated_at": now,
-            "last_activity_at": now,
+            "new_id": cart.id,
+            "new_user_id": cart.user_id,
+            "new_guest_token_hash": guest.token_hash if cart.user_id is None else None,
+            "new_currency": currency,
+            "new_version": version,
+            "now": now,
         },
     )
     return None if created is None else cart
@@ -114,7 +113,7 @@ def fresh_view(cart: CartRecord, *, guest: access.GuestCredential) -> access.Car
 
 
 async def claim_or_create(
-    conn: AsyncConnection,
+    sql: Sql,
     principal: Principal,
     *,
     expected_version: int | None,
@@ -124,23 +123,23 @@ async def claim_or_create(
 ) -> access.CartView:
     """The caller's cart claimed for a change, or a new one (at version 2: made, then changed)."""
     for _ in range(CLAIM_ATTEMPTS):
-        cart_id = await claim(conn, principal, expected_version=expected_version, now=now)
+        cart_id = await claim(sql, principal, expected_version=expected_version, now=now)
         if cart_id is not None:
-            return await read_claimed(conn, cart_id, now=now)
+            return await read_claimed(sql, cart_id, now=now)
         if expected_version is not None:
             raise access.VersionMismatch("There is no cart at that version", current_version=None)
-        cart = await create(conn, principal, guest=guest, currency=currency, version=2, now=now)
+        cart = await create(sql, principal, guest=guest, currency=currency, version=2, now=now)
         if cart is not None:
             return fresh_view(cart, guest=guest)
     raise Unavailable("The cart is busy; try again", retry_after=1)
 
 
 async def claimed(
-    conn: AsyncConnection, principal: Principal, *, expected_version: int | None, now: datetime
+    sql: Sql, principal: Principal, *, expected_version: int | None, now: datetime
 ) -> tuple[access.CartView, CartRecord]:
-    cart_id = await claim(conn, principal, expected_version=expected_version, now=now)
+    cart_id = await claim(sql, principal, expected_version=expected_version, now=now)
     if cart_id is None:
         raise access.CartNotFound("There is no cart")
-    view = await read_claimed(conn, cart_id, now=now)
+    view = await read_claimed(sql, cart_id, now=now)
     assert isinstance(view.cart, CartRecord)
     return view, view.cart

@@ -30,7 +30,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from aimall_cart.carts.models import OPEN_STATUSES, Cart, CartItem, DiscountCode
 from aimall_cart.catalog.models import Product, Variant
@@ -178,11 +178,33 @@ def _cart_state(owner: ColumnElement[bool]) -> Select[tuple[object, ...]]:
 CART_STATE_BY_USER = _cart_state(carts.c.user_id == bindparam("owner_user_id"))
 CART_STATE_BY_TOKEN = _cart_state(carts.c.guest_token_hash == bindparam("owner_token_hash"))
 
+
+def _new_values(table: Table, *columns: str) -> dict[str, BindParameter[object]]:
+    """``new_<column>`` parameters for the columns a write sets: compiled once, the statement
+    takes the same parameters on every execution (a column's own name is SQLAlchemy's to use)."""
+    return {name: bindparam(f"new_{name}", type_=table.c[name].type) for name in columns}
+
+
 # A member's second open cart breaks the partial unique index: the insert then does nothing and
 # the writer claims the cart that won. Both dialects spell the upsert alike.
+_CART_COLUMNS = ("id", "user_id", "guest_token_hash", "currency", "version")
+_NEW_CART_VALUES = {
+    **_new_values(carts, *_CART_COLUMNS),
+    "status": "active",
+    "discount_attempts": 0,
+    "created_at": NOW,
+    "updated_at": NOW,
+    "last_activity_at": NOW,
+}
 NEW_CART = {
-    "postgresql": postgresql.insert(carts).on_conflict_do_nothing().returning(carts.c.id),
-    "sqlite": sqlite.insert(carts).on_conflict_do_nothing().returning(carts.c.id),
+    "postgresql": postgresql.insert(carts)
+    .values(_NEW_CART_VALUES)
+    .on_conflict_do_nothing()
+    .returning(carts.c.id),
+    "sqlite": sqlite.insert(carts)
+    .values(_NEW_CART_VALUES)
+    .on_conflict_do_nothing()
+    .returning(carts.c.id),
 }
 
 # The product a write adds or moves to, every variant of it with its free stock, so the variant
@@ -213,11 +235,34 @@ PRODUCT_WITH_VARIANTS = (
 )
 
 _LINE = items.c.id == bindparam("line_id")
-NEW_LINE = insert(items)
-SET_QUANTITY = update(items).where(_LINE).values(quantity=bindparam("quantity"), updated_at=NOW)
-REPOINT_LINE = update(items).where(_LINE)
+# What a line takes from the catalog when it starts or moves to another variant.
+SNAPSHOT_COLUMNS = (
+    "line_key",
+    "product_id",
+    "variant_id",
+    "options",
+    "name",
+    "thumbnail_url",
+    "unit_price",
+    "discount",
+)
+NEW_LINE = insert(items).values(
+    {
+        **_new_values(items, "id", "cart_id", "quantity", *SNAPSHOT_COLUMNS),
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+)
+SET_QUANTITY = (
+    update(items).where(_LINE).values({**_new_values(items, "quantity"), "updated_at": NOW})
+)
+REPOINT_LINE = (
+    update(items)
+    .where(_LINE)
+    .values({**_new_values(items, "quantity", *SNAPSHOT_COLUMNS), "updated_at": NOW})
+)
 DROP_LINE = delete(items).where(_LINE)
 DROP_ALL_LINES = delete(items).where(items.c.cart_id == bindparam("cart_id"))
 SET_CURRENCY = (
-    update(carts).where(carts.c.id == bindparam("cart_id")).values(currency=bindparam("currency"))
+    update(carts).where(carts.c.id == bindparam("cart_id")).values(_new_values(carts, "currency"))
 )

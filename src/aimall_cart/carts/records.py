@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
-
 from aimall_cart.carts import rules
+from aimall_cart.sql import Row
 
 
 @dataclass(slots=True)
@@ -100,78 +99,81 @@ def _available(free: Any) -> int:
     return max(int(free or 0), 0)
 
 
-def cart_from_rows(rows: Sequence[Row[Any, *tuple[Any, ...]]]) -> CartRows | None:
+def cart_from_rows(rows: Sequence[Row]) -> CartRows | None:
     if not rows:
         return None
     head = rows[0]
     cart = CartRecord(
-        head.id,
-        head.user_id,
-        head.status,
-        head.currency,
-        head.version,
-        head.locked_until,
-        head.created_at,
-        head.updated_at,
+        head["id"],
+        head["user_id"],
+        head["status"],
+        head["currency"],
+        head["version"],
+        head["locked_until"],
+        head["created_at"],
+        head["updated_at"],
     )
     offers: dict[str, rules.Offer] = {}
     for row in rows:
-        if row.line_id is None:
+        if row["line_id"] is None:
             continue  # the one row of an empty cart
         cart.items.append(
             LineRecord(
-                row.line_id,
-                row.line_key,
-                row.product_id,
-                row.variant_id,
-                row.name,
-                row.thumbnail_url,
-                row.options,
-                row.quantity,
-                row.unit_price,
-                row.discount,
-                row.line_created_at,
+                row["line_id"],
+                row["line_key"],
+                row["product_id"],
+                row["variant_id"],
+                row["name"],
+                row["thumbnail_url"],
+                row["options"],
+                row["quantity"],
+                row["unit_price"],
+                row["discount"],
+                row["line_created_at"],
             )
         )
-        if row.offer_variant_id is not None:
-            offers[row.variant_id] = rules.Offer(
-                active=bool(row.sold),
-                unit_price=row.offer_price,
-                discount=row.offer_discount,
-                available=_available(row.free),
-                min_quantity=row.min_quantity,
-                max_quantity=row.max_quantity,
+        if row["offer_variant_id"] is not None:
+            offers[row["variant_id"]] = rules.Offer(
+                active=bool(row["sold"]),
+                unit_price=row["offer_price"],
+                discount=row["offer_discount"],
+                available=_available(row["free"]),
+                min_quantity=row["min_quantity"],
+                max_quantity=row["max_quantity"],
             )
     code = None
-    if head.code is not None:
+    if head["code"] is not None:
         code = CodeRecord(
-            head.code, head.code_percent, head.code_expires_at, head.code_redeemed_at is not None
+            head["code"],
+            head["code_percent"],
+            head["code_expires_at"],
+            head["code_redeemed_at"] is not None,
         )
     return CartRows(cart, offers, code)
 
 
-def product_from_rows(rows: Sequence[Row[Any, *tuple[Any, ...]]]) -> ProductRecord | None:
+def product_from_rows(rows: Sequence[Row]) -> ProductRecord | None:
     if not rows:
         return None
     head = rows[0]
     return ProductRecord(
-        id=head.id,
-        name=head.name,
-        thumbnail_url=head.thumbnail_url,
-        active=head.status == "active",
-        currency=head.currency,
-        min_quantity=head.min_quantity,
-        max_quantity=head.max_quantity,
+        id=head["id"],
+        name=head["name"],
+        thumbnail_url=head["thumbnail_url"],
+        active=head["status"] == "active",
+        currency=head["currency"],
+        min_quantity=head["min_quantity"],
+        max_quantity=head["max_quantity"],
         variants=tuple(
             VariantRecord(
-                row.variant_id,
-                row.options,
-                row.price,
-                row.discount,
-                row.variant_status == "active",
-                _available(row.free),
+                row["variant_id"],
+                row["options"],
+                row["price"],
+                row["discount"],
+                row["variant_status"] == "active",
+                _available(row["free"]),
             )
             for row in rows
-            if row.variant_id is not None
+            if row["variant_id"] is not None
         ),
     )

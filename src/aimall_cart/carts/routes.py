@@ -91,7 +91,7 @@ def _database(request: Request) -> Database:
 async def create_cart(request: Request, principal: CurrentPrincipal, now: Now) -> Response:
     guest, policy = _guest(request), _policy(request)
     view = await _database(request).write(
-        lambda conn: carts.open_cart(conn, principal=principal, guest=guest, policy=policy, now=now)
+        lambda sql: carts.open_cart(sql, principal=principal, guest=guest, policy=policy, now=now)
     )
     return _cart_response(view, created_status=201)
 
@@ -99,7 +99,7 @@ async def create_cart(request: Request, principal: CurrentPrincipal, now: Now) -
 @router.get("", response_model=CartOut)
 async def read_cart(request: Request, principal: CurrentPrincipal, now: Now) -> Response:
     view = await _database(request).read(
-        lambda conn: carts.get_cart(conn, principal=principal, now=now)
+        lambda sql: carts.get_cart(sql, principal=principal, now=now)
     )
     return _cart_response(view)
 
@@ -119,8 +119,8 @@ async def add_item(
 ) -> Response:
     expected, guest, policy = expected_version(if_match), _guest(request), _policy(request)
     view = await _database(request).write(
-        lambda conn: carts.add_item(
-            conn,
+        lambda sql: carts.add_item(
+            sql,
             principal=principal,
             data=body,
             expected_version=expected,
@@ -143,8 +143,8 @@ async def update_item(
 ) -> Response:
     expected = expected_version(if_match)
     view = await _database(request).write(
-        lambda conn: carts.update_item(
-            conn,
+        lambda sql: carts.update_item(
+            sql,
             principal=principal,
             item_id=item_id,
             data=body,
@@ -165,8 +165,8 @@ async def remove_item(
 ) -> Response:
     expected = expected_version(if_match)
     view = await _database(request).write(
-        lambda conn: carts.remove_item(
-            conn, principal=principal, item_id=item_id, expected_version=expected, now=now
+        lambda sql: carts.remove_item(
+            sql, principal=principal, item_id=item_id, expected_version=expected, now=now
         )
     )
     return _cart_response(view)
@@ -178,7 +178,7 @@ async def clear_items(
 ) -> Response:
     expected = expected_version(if_match)
     view = await _database(request).write(
-        lambda conn: carts.clear(conn, principal=principal, expected_version=expected, now=now)
+        lambda sql: carts.clear(sql, principal=principal, expected_version=expected, now=now)
     )
     return _cart_response(view)
 

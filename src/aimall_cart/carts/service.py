@@ -11,27 +11,24 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from aimall_cart.auth import Principal
 from aimall_cart.carts import access, claims, queries, records, rules
 from aimall_cart.carts.records import CartRecord, LineRecord, ProductRecord, VariantRecord
 from aimall_cart.carts.schemas import AddItem, UpdateItem
 from aimall_cart.catalog.service import ProductNotFound
 from aimall_cart.errors import Unavailable
+from aimall_cart.sql import Sql
 
 
-async def get_cart(
-    conn: AsyncConnection, *, principal: Principal, now: datetime
-) -> access.CartView:
-    view = await claims.find_open(conn, principal, now=now)
+async def get_cart(sql: Sql, *, principal: Principal, now: datetime) -> access.CartView:
+    view = await claims.find_open(sql, principal, now=now)
     if view is None:
         raise access.CartNotFound("There is no cart")
     return view
 
 
 async def open_cart(
-    conn: AsyncConnection,
+    sql: Sql,
     *,
     principal: Principal,
     guest: access.GuestCredential,
@@ -40,19 +37,19 @@ async def open_cart(
 ) -> access.CartView:
     """The caller's open cart, created if there is none (``created`` tells which)."""
     for _ in range(claims.CLAIM_ATTEMPTS):
-        if (view := await claims.find_open(conn, principal, now=now)) is not None:
+        if (view := await claims.find_open(sql, principal, now=now)) is not None:
             return view
         cart = await claims.create(
-            conn, principal, guest=guest, currency=policy.default_currency, version=1, now=now
+            sql, principal, guest=guest, currency=policy.default_currency, version=1, now=now
         )
         if cart is not None:
             return claims.fresh_view(cart, guest=guest)
     raise Unavailable("The cart is busy; try again", retry_after=1)
 
 
-async def _product(conn: AsyncConnection, product_id: str, *, now: datetime) -> ProductRecord:
+async def _product(sql: Sql, product_id: str, *, now: datetime) -> ProductRecord:
     params = {"product_id": product_id, "now": now}
-    rows = (await conn.execute(queries.PRODUCT_WITH_VARIANTS, params)).all()
+    rows = await sql.rows(queries.PRODUCT_WITH_VARIANTS, params)
     product = records.product_from_rows(rows)
     if product is None:
         raise ProductNotFound(f"No product {product_id!r}", product_id=product_id)
@@ -80,22 +77,14 @@ def _snapshot(line: LineRecord, product: ProductRecord, variant: VariantRecord) 
     line.unit_price, line.discount = variant.price, variant.discount
 
 
-def _snapshot_values(line: LineRecord) -> dict[str, object]:
-    return {
-        "line_key": line.line_key,
-        "product_id": line.product_id,
-        "variant_id": line.variant_id,
-        "options": line.options,
-        "name": line.name,
-        "thumbnail_url": line.thumbnail_url,
-        "unit_price": line.unit_price,
-        "discount": line.discount,
-        "quantity": line.quantity,
-    }
+def _line_values(line: LineRecord) -> dict[str, object]:
+    """The parameters that write the line's quantity and snapshot."""
+    values = {f"new_{name}": getattr(line, name) for name in queries.SNAPSHOT_COLUMNS}
+    return {**values, "new_quantity": line.quantity}
 
 
 async def add_item(
-    conn: AsyncConnection,
+    sql: Sql,
     *,
     principal: Principal,
     data: AddItem,
@@ -109,7 +98,7 @@ async def add_item(
     The price snapshot comes from the catalog when the line starts and is kept as more is added.
     """
     view = await claims.claim_or_create(
-        conn,
+        sql,
         principal,
         expected_version=expected_version,
         guest=guest,
@@ -118,7 +107,7 @@ async def add_item(
     )
     cart = view.cart
     assert isinstance(cart, CartRecord)
-    product = await _product(conn, data.product_id, now=now)
+    product = await _product(sql, data.product_id, now=now)
     variant = _choose(product, variant_id=data.variant_id, options=data.options)
     bounds = {"min_quantity": product.min_quantity, "max_quantity": product.max_quantity}
     if data.quantity < 1:
@@ -132,18 +121,18 @@ async def add_item(
     if line is None:
         line = LineRecord(uuid.uuid4(), key, "", "", "", None, {}, quantity, 0, 0, now)
         _snapshot(line, product, variant)
-        values = {"id": line.id, "cart_id": cart.id, "created_at": now, "updated_at": now}
-        await conn.execute(queries.NEW_LINE, {**_snapshot_values(line), **values})
+        values = {"new_id": line.id, "new_cart_id": cart.id, "now": now}
+        await sql.run(queries.NEW_LINE, {**_line_values(line), **values})
         cart.items.append(line)
         view.offers[variant.id] = product.offer(variant)
         view.created = True
     else:
         line.quantity = quantity
-        await conn.execute(
-            queries.SET_QUANTITY, {"line_id": line.id, "quantity": quantity, "now": now}
+        await sql.run(
+            queries.SET_QUANTITY, {"line_id": line.id, "new_quantity": quantity, "now": now}
         )
     if currency != cart.currency:
-        await conn.execute(queries.SET_CURRENCY, {"cart_id": cart.id, "currency": currency})
+        await sql.run(queries.SET_CURRENCY, {"cart_id": cart.id, "new_currency": currency})
         cart.currency = currency
     return view
 
@@ -176,7 +165,7 @@ def _line(cart: CartRecord, item_id: uuid.UUID) -> LineRecord:
 
 
 async def update_item(
-    conn: AsyncConnection,
+    sql: Sql,
     *,
     principal: Principal,
     item_id: uuid.UUID,
@@ -186,20 +175,20 @@ async def update_item(
 ) -> access.CartView:
     """Change a line's quantity or variant; a line that becomes identical to another joins it.
     A quantity of 0 removes the line."""
-    view, cart = await claims.claimed(conn, principal, expected_version=expected_version, now=now)
+    view, cart = await claims.claimed(sql, principal, expected_version=expected_version, now=now)
     line = _line(cart, item_id)
     quantity = line.quantity if data.quantity is None else data.quantity
     if quantity == 0:
-        await conn.execute(queries.DROP_LINE, {"line_id": line.id})
+        await sql.run(queries.DROP_LINE, {"line_id": line.id})
         cart.items.remove(line)
     elif data.variant_id is None and data.options is None:
         _check_new_quantity(line, quantity, view.offers.get(line.variant_id))
-        await conn.execute(
-            queries.SET_QUANTITY, {"line_id": line.id, "quantity": quantity, "now": now}
+        await sql.run(
+            queries.SET_QUANTITY, {"line_id": line.id, "new_quantity": quantity, "now": now}
         )
         line.quantity = quantity
     else:
-        await _move_line(conn, view, cart, line, data, quantity=quantity, now=now)
+        await _move_line(sql, view, cart, line, data, quantity=quantity, now=now)
     return view
 
 
@@ -231,7 +220,7 @@ def _check_new_quantity(line: LineRecord, quantity: int, offer: rules.Offer | No
 
 
 async def _move_line(
-    conn: AsyncConnection,
+    sql: Sql,
     view: access.CartView,
     cart: CartRecord,
     line: LineRecord,
@@ -242,7 +231,7 @@ async def _move_line(
 ) -> None:
     """Point the line at another variant (by id, or by options merged over its own), joining
     the line that already holds that variant if there is one."""
-    product = await _product(conn, line.product_id, now=now)
+    product = await _product(sql, line.product_id, now=now)
     options = (
         {**line.options, **data.options} if data.options and not data.variant_id else data.options
     )
@@ -257,43 +246,42 @@ async def _move_line(
         rules.check_stock(target, available=variant.available)
     view.offers.setdefault(variant.id, product.offer(variant))
     if twin is not None:
-        await conn.execute(
-            queries.SET_QUANTITY, {"line_id": twin.id, "quantity": target, "now": now}
+        await sql.run(
+            queries.SET_QUANTITY, {"line_id": twin.id, "new_quantity": target, "now": now}
         )
-        await conn.execute(queries.DROP_LINE, {"line_id": line.id})
+        await sql.run(queries.DROP_LINE, {"line_id": line.id})
         twin.quantity = target
         cart.items.remove(line)
         return
     line.quantity = quantity
     if variant.id == line.variant_id:
-        await conn.execute(
-            queries.SET_QUANTITY, {"line_id": line.id, "quantity": quantity, "now": now}
+        await sql.run(
+            queries.SET_QUANTITY, {"line_id": line.id, "new_quantity": quantity, "now": now}
         )
         return
     _snapshot(line, product, variant)
-    values = {"line_id": line.id, "quantity": quantity, "updated_at": now}
-    await conn.execute(queries.REPOINT_LINE, {**_snapshot_values(line), **values})
+    await sql.run(queries.REPOINT_LINE, {**_line_values(line), "line_id": line.id, "now": now})
 
 
 async def remove_item(
-    conn: AsyncConnection,
+    sql: Sql,
     *,
     principal: Principal,
     item_id: uuid.UUID,
     expected_version: int | None,
     now: datetime,
 ) -> access.CartView:
-    view, cart = await claims.claimed(conn, principal, expected_version=expected_version, now=now)
+    view, cart = await claims.claimed(sql, principal, expected_version=expected_version, now=now)
     line = _line(cart, item_id)
-    await conn.execute(queries.DROP_LINE, {"line_id": line.id})
+    await sql.run(queries.DROP_LINE, {"line_id": line.id})
     cart.items.remove(line)
     return view
 
 
 async def clear(
-    conn: AsyncConnection, *, principal: Principal, expected_version: int | None, now: datetime
+    sql: Sql, *, principal: Principal, expected_version: int | None, now: datetime
 ) -> access.CartView:
-    view, cart = await claims.claimed(conn, principal, expected_version=expected_version, now=now)
-    await conn.execute(queries.DROP_ALL_LINES, {"cart_id": cart.id})
+    view, cart = await claims.claimed(sql, principal, expected_version=expected_version, now=now)
+    await sql.run(queries.DROP_ALL_LINES, {"cart_id": cart.id})
     cart.items.clear()
     return view

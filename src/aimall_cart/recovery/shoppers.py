@@ -30,6 +30,7 @@ from aimall_cart.inventory import service as inventory
 from aimall_cart.privacy.models import Preferences
 from aimall_cart.recovery import inbox
 from aimall_cart.recovery.market import CartLine, Customer, Message, plan_return
+from aimall_cart.sql import CoreSql
 
 ADMIN = Principal(user_id="simulator", role="admin")
 # Ample, so shoppers never compete for stock: only churn takes an item out of stock.
@@ -115,7 +116,7 @@ async def fill_cart(
         )
     )
     principal = Principal(user_id=customer.user_id, role="customer")
-    connection = await session.connection()
+    connection = CoreSql(await session.connection())
     for shelf in shelves:
         await carts.add_item(
             connection,
@@ -244,7 +245,7 @@ async def _fix_cart(
 ) -> bool:
     """Drop the lines that cannot be bought, taking offered alternatives in their place; whether
     anything is left to buy."""
-    connection = await session.connection()
+    connection = CoreSql(await session.connection())
     view = await carts.get_cart(connection, principal=principal, now=now)
     lines = [
         CartLine(str(i.id), i.variant_id, _buyable(view.offers.get(i.variant_id), i.quantity))
