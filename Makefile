@@ -4,7 +4,7 @@ UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: run test lint format typecheck unit clean
+.PHONY: run test lint format typecheck unit bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -35,6 +35,12 @@ format: .venv/.synced
 
 unit: .venv/.synced
 	$(RUN) pytest tests/unit
+
+# Cart load against a throwaway PostgreSQL database (benchmarks/README.md); BENCH_ARGS adds options,
+# e.g. make bench BENCH_ARGS="--carts 500 --duration 5 --runs 1 --connections 64"
+bench: .venv/.synced
+	@command -v wrk >/dev/null 2>&1 || { echo "wrk is needed: sudo apt-get install wrk (Debian/Ubuntu) or brew install wrk"; exit 1; }
+	$(RUN) python benchmarks/cart_load.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis
