@@ -12,18 +12,15 @@ import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-import asyncpg
 import orjson
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid, event
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -32,7 +29,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 
 from aimall_cart.errors import Unavailable
-from aimall_cart.sql import AsyncpgSql, CoreSql, Sql
+from aimall_cart.sql import AsyncpgSql, CoreSql, DriverPool, Sql
 
 T = TypeVar("T")
 # PostgreSQL serialization failure, deadlock, too many connections and a server that cannot
@@ -102,9 +99,8 @@ class Database:
     """The engine of the ORM's sessions, and the hot path's plain connections (``read``,
     ``write``).
 
-    On PostgreSQL the hot path has a pool of its own, in autocommit from the moment a connection
-    is made: the driver runs its transactions, and a checkout changes nothing on the connection.
-    On SQLite both share one engine. Each pool is sized for what one process can use at once and
+    On PostgreSQL the hot path has an asyncpg pool of its own (``sql.DriverPool``); on SQLite it
+    shares the ORM's engine. Each pool is sized for what one process can use at once and
     does not overflow: under load a request waits for a pooled connection (up to
     ``pool_timeout_seconds``, then 503) rather than opening one to throw away. Connections are not
     pinged on checkout (on PostgreSQL that is a BEGIN, a query and a ROLLBACK per request); one
@@ -135,11 +131,13 @@ class Database:
         self._read = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write = async_sessionmaker(writer, expire_on_commit=False)
         self._writer = writer
-        self.hot_engine = (
-            self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            if self.is_sqlite
-            else create_async_engine(url, isolation_level="AUTOCOMMIT", **options)
-        )
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.driver_pool = None
+        if not self.is_sqlite:
+            _, connect = self.engine.dialect.create_connect_args(self.engine.url)
+            self.driver_pool = DriverPool(
+                self.engine.dialect, connect, size=pool_size, timeout_seconds=pool_timeout_seconds
+            )
 
     def read_session(self) -> AsyncSession:
         return self._read()
@@ -152,12 +150,11 @@ class Database:
         one statement costs one round trip, with no BEGIN or ROLLBACK."""
 
         async def attempt() -> T:
-            async with self.hot_engine.connect() as connection:
-                if self.is_sqlite:
-                    return await work(CoreSql(connection))
-                async with _driver_errors(connection):
-                    driver = await _driver_connection(connection)
+            if self.driver_pool is not None:
+                async with self.driver_pool.connection() as driver:
                     return await work(AsyncpgSql(driver, self.engine.dialect))
+            async with self._autocommit.connect() as connection:
+                return await work(CoreSql(connection))
 
         return await retrying(attempt)
 
@@ -166,20 +163,17 @@ class Database:
         again from the start when the database says it may succeed the next time."""
 
         async def attempt() -> T:
-            if self.is_sqlite:
-                async with self._writer.begin() as connection:
-                    return await work(CoreSql(connection))
-            # SQLAlchemy lends the connection in autocommit and asyncpg runs the transaction:
-            # BEGIN and COMMIT are then the driver's, around the statements it runs itself.
-            async with self.hot_engine.connect() as connection, _driver_errors(connection):
-                driver = await _driver_connection(connection)
-                async with driver.transaction():
+            if self.driver_pool is not None:
+                async with self.driver_pool.connection() as driver, driver.transaction():
                     return await work(AsyncpgSql(driver, self.engine.dialect))
+            async with self._writer.begin() as connection:
+                return await work(CoreSql(connection))
 
         return await retrying(attempt)
 
     async def dispose(self) -> None:
-        await self.hot_engine.dispose()
+        if self.driver_pool is not None:
+            await self.driver_pool.close()
         await self.engine.dispose()
 
 
@@ -200,23 +194,6 @@ async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 ReadSession = Annotated[AsyncSession, Depends(_read_session)]
 WriteSession = Annotated[AsyncSession, Depends(_write_session)]
-
-
-async def _driver_connection(connection: AsyncConnection) -> asyncpg.Connection:
-    pooled = await connection.get_raw_connection()
-    driver: asyncpg.Connection = pooled.driver_connection
-    return driver
-
-
-@asynccontextmanager
-async def _driver_errors(connection: AsyncConnection) -> AsyncIterator[None]:
-    """A connection that broke under the driver leaves the pool, and the caller may run the
-    transaction again on a fresh one (see ``is_transient``)."""
-    try:
-        yield
-    except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError) as error:
-        await connection.invalidate(error)
-        raise DBAPIError("", None, error, connection_invalidated=True) from error
 
 
 def is_transient(error: DBAPIError) -> bool:

@@ -1,4 +1,4 @@
-"""The hot path's round-trip budget, counted on the engine as the database sees it.
+"""The hot path's round-trip budget, counted as the database is sent it.
 
 A cart read is one statement outside any transaction; a change is one transaction of at most four
 statements (claim, read back, the product it adds, the line it changes). BEGIN and COMMIT are
@@ -28,49 +28,48 @@ WRITE_STATEMENTS = 4
 
 @dataclass
 class Traffic:
+    """What the database is sent while ``recording``: on SQLite, what SQLAlchemy hands the
+    driver; on PostgreSQL, what the hot path's asyncpg connections send, BEGIN and COMMIT
+    included."""
+
     statements: list[str] = field(default_factory=list)
     transactions: int = 0
+    on: bool = False
 
-
-@contextmanager
-def counted(app: FastAPI) -> Iterator[Traffic]:
-    """What the database is sent while the block runs: on SQLite, what SQLAlchemy hands the
-    driver; on PostgreSQL, what asyncpg sends, BEGIN and COMMIT included."""
-    database: Database = app.state.database
-    engine = (database.engine if database.is_sqlite else database.hot_engine).sync_engine
-    traffic = Traffic()
-
-    def record(statement: str) -> None:
+    def hear(self, statement: str) -> None:
+        if not self.on:
+            return
         verb = statement.split(None, 1)[0].upper().rstrip(";")
         if verb == "BEGIN":
-            traffic.transactions += 1
+            self.transactions += 1
         elif verb not in {"COMMIT", "ROLLBACK"}:
-            traffic.statements.append(statement.split("\n", 1)[0])
+            self.statements.append(statement.split("\n", 1)[0])
+
+    @contextmanager
+    def recording(self) -> Iterator[Traffic]:
+        self.statements, self.transactions, self.on = [], 0, True
+        try:
+            yield self
+        finally:
+            self.on = False
+
+
+@pytest.fixture
+def traffic(app: FastAPI) -> Iterator[Traffic]:
+    """Listening from before the first request, so every connection the test opens is heard."""
+    database: Database = app.state.database
+    heard = Traffic()
+    if database.driver_pool is not None:
+        database.driver_pool.listen(heard.hear)
+        yield heard
+        return
 
     def on_statement(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        record(statement)
+        heard.hear(statement)
 
-    def on_query(logged: Any) -> None:
-        record(logged.query)
-
-    drivers: list[Any] = []
-
-    def on_checkout(dbapi_connection: Any, *_: Any) -> None:
-        driver = dbapi_connection.driver_connection
-        if driver not in drivers:
-            driver.add_query_logger(on_query)
-            drivers.append(driver)
-
-    listener = ("before_cursor_execute", on_statement)
-    if not database.is_sqlite:
-        listener = ("checkout", on_checkout)
-    event.listen(engine, *listener)
-    try:
-        yield traffic
-    finally:
-        event.remove(engine, *listener)
-        for driver in drivers:
-            driver.remove_query_logger(on_query)
+    event.listen(database.engine.sync_engine, "before_cursor_execute", on_statement)
+    yield heard
+    event.remove(database.engine.sync_engine, "before_cursor_execute", on_statement)
 
 
 @pytest.fixture
@@ -86,9 +85,9 @@ async def guest(client: httpx.AsyncClient, settings: Settings) -> dict[str, str]
 
 
 async def test_a_cart_read_is_one_statement_outside_a_transaction(
-    app: FastAPI, client: httpx.AsyncClient, guest: dict[str, str]
+    traffic: Traffic, client: httpx.AsyncClient, guest: dict[str, str]
 ) -> None:
-    with counted(app) as traffic:
+    with traffic.recording():
         cart_of(await client.get("/v1/cart", headers=guest))
     assert len(traffic.statements) == READ_STATEMENTS, traffic.statements
     assert traffic.transactions == 0
@@ -96,23 +95,23 @@ async def test_a_cart_read_is_one_statement_outside_a_transaction(
 
 @pytest.mark.parametrize("variant_id", ["shirt-red-m", "shirt-blue-l"], ids=["same", "new"])
 async def test_an_add_is_one_transaction_within_the_budget(
-    app: FastAPI, client: httpx.AsyncClient, guest: dict[str, str], variant_id: str
+    traffic: Traffic, client: httpx.AsyncClient, guest: dict[str, str], variant_id: str
 ) -> None:
-    with counted(app) as traffic:
+    with traffic.recording():
         await add_line(client, guest, variant_id)
     assert 0 < len(traffic.statements) <= WRITE_STATEMENTS, traffic.statements
     assert traffic.transactions == 1
 
 
 async def test_a_quantity_change_and_a_removal_stay_within_the_budget(
-    app: FastAPI, client: httpx.AsyncClient, guest: dict[str, str]
+    traffic: Traffic, client: httpx.AsyncClient, guest: dict[str, str]
 ) -> None:
     line = await add_line(client, guest, "shirt-blue-m")
     for change in (
         client.patch(f"/v1/cart/items/{line['id']}", json={"quantity": 3}, headers=guest),
         client.delete(f"/v1/cart/items/{line['id']}", headers=guest),
     ):
-        with counted(app) as traffic:
+        with traffic.recording():
             cart_of(await change)
         assert 0 < len(traffic.statements) <= WRITE_STATEMENTS, traffic.statements
         assert traffic.transactions == 1
