@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimall_cart import events, mail
 from aimall_cart.carts import promotions
+from aimall_cart.carts import rules as cart_rules
+from aimall_cart.carts.models import CartItem
 from aimall_cart.config import Settings
 from aimall_cart.privacy import service as privacy
 from aimall_cart.recovery import messages
@@ -96,20 +98,17 @@ def _context(
     plan: Plan, base: str, data_key: str, code: str | None, expires_at: datetime
 ) -> messages.MessageContext:
     missing = {line.variant_id for line in plan.state.missing()}
+    lines = [
+        _line(
+            item, plan.state.offers.get(item.variant_id), available=item.variant_id not in missing
+        )
+        for item in plan.state.items
+    ]
     return messages.MessageContext(
         customer_name=plan.contact.name,
         currency=plan.cart.currency,
-        lines=[
-            messages.MessageLine(
-                item.name,
-                item.quantity,
-                item.unit_price - item.discount,
-                (item.unit_price - item.discount) * item.quantity,
-                available=item.variant_id not in missing,
-            )
-            for item in plan.state.items
-        ],
-        total=plan.state.value,
+        lines=lines,
+        total=sum(line.line_total for line in lines),
         reason=plan.estimate.primary,
         action=plan.action.name,
         group=plan.case.group,
@@ -119,6 +118,23 @@ def _context(
         discount_code=code,
         discount_percent=plan.action.discount_percent or None,
         discount_expires_at=expires_at if code else None,
+    )
+
+
+def _line(
+    item: CartItem, offer: cart_rules.Offer | None, *, available: bool
+) -> messages.MessageLine:
+    """The line at today's net price (what checkout would charge), with the price it was added
+    at when that differs; a line whose product left the sale keeps the price it was added at."""
+    added = item.unit_price - item.discount
+    today = offer.unit_price - offer.discount if offer is not None and offer.active else added
+    return messages.MessageLine(
+        item.name,
+        item.quantity,
+        today,
+        today * item.quantity,
+        available=available,
+        previous_unit_price=added if today != added else None,
     )
 
 
