@@ -206,9 +206,7 @@ async def test_an_out_of_stock_cart_is_offered_in_stock_alternatives_of_its_cate
     notes = await sent_to(client, settings)
     assert len(notes) == 8
     assert {n["reason"] for n in notes} == {"availability"}
-    offered = [n for n in notes if n["alternatives"]]
-    assert offered, "the availability carts were never shown alternatives"
-    for note in offered:
+    for note in notes:
         ids = [a["product_id"] for a in note["alternatives"]]
         assert ids[0] == "trail-blue"  # the most similar in-stock shoe in the price band
         assert set(ids) <= {"trail-blue", "office"}

@@ -97,6 +97,8 @@ def _outbox_event(
 def _context(
     plan: Plan, base: str, data_key: str, code: str | None, expires_at: datetime
 ) -> messages.MessageContext:
+    """An ai-group message carries the plan's alternatives whatever its action: the action
+    chooses the offer and the words, never whether a missing line's stand-ins are shown."""
     missing = {line.variant_id for line in plan.state.missing()}
     lines = [
         _line(
@@ -114,7 +116,7 @@ def _context(
         group=plan.case.group,
         cart_url=f"{base}/cart",
         unsubscribe_url=privacy.unsubscribe_url(base, data_key, plan.case.user_id),
-        alternatives=plan.alternatives if plan.action.with_alternatives else (),
+        alternatives=plan.alternatives if plan.case.group == "ai" else (),
         discount_code=code,
         discount_percent=plan.action.discount_percent or None,
         discount_expires_at=expires_at if code else None,

@@ -28,6 +28,7 @@ class Plan:
     estimate: reasons.ReasonEstimate
     contact: privacy.Contact
     channels: list[str] = field(default_factory=list)  # where it goes: policy and customer agree
+    # Stand-ins for the cart's missing lines; an ai-group message carries them whatever its action.
     alternatives: list[Alternative] = field(default_factory=list)
     action: bandit.Action = REMINDER
     probability: float = 1.0
