@@ -282,33 +282,6 @@ async def test_the_notification_log_pages_without_repeats(
     )
 
 
-async def test_the_policy_is_versioned_validated_and_for_admins(
-    client: httpx.AsyncClient, settings: Settings
-) -> None:
-    first = (await client.get("/v1/admin/recovery/policy", headers=admin(settings))).json()
-    assert (first["version"], first["enabled"], first["updated_at"]) == (0, True, None)
-    saved = await set_policy(client, settings, max_discount_percent=10)
-    assert (saved["version"], saved["max_discount_percent"]) == (1, 10)
-    reread = (await client.get("/v1/admin/recovery/policy", headers=admin(settings))).json()
-    assert reread == saved
-
-    for bad in (
-        {"holdout_percent": 60, "baseline_percent": 50},
-        {"channels": ["sms"]},
-        {"inactivity_minutes": 0},
-        {"quiet_hours": {"start_hour": 24, "end_hour": 3}},
-        {"surprise": True},
-    ):
-        response = await client.put("/v1/admin/recovery/policy", json=bad, headers=admin(settings))
-        problem_of(response, 422, "validation_error")
-    problem_of(
-        await client.put("/v1/admin/recovery/policy", json={}, headers=bearer(settings, "u-1")),
-        403,
-        "forbidden",
-    )
-    problem_of(await client.post("/v1/admin/recovery/run"), 401, "unauthenticated")
-
-
 async def test_a_disabled_policy_does_nothing(
     client: httpx.AsyncClient, settings: Settings, catalog: None
 ) -> None:
