@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -28,6 +27,7 @@ from aimall_cart.config import Settings
 from aimall_cart.db import Database
 from aimall_cart.events import OutboxEvent, emit
 from aimall_cart.recovery import messages
+from tests.ports import free_port
 from tests.receiver import Receiver
 
 ADDRESS = "alex.shopper@example.org"
@@ -76,16 +76,9 @@ class MailServer:
         self._controller.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.fixture
 def port() -> int:
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture
