@@ -25,6 +25,7 @@ test: lint typecheck
 lint: .venv/.synced
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) deptry src
 
 typecheck: .venv/.synced
 	$(RUN) mypy
