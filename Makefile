@@ -26,6 +26,7 @@ lint: .venv/.synced
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) deptry src
+	$(RUN) lint-imports
 
 typecheck: .venv/.synced
 	$(RUN) mypy

@@ -16,7 +16,7 @@ from aimall_cart.carts import rules as cart_rules
 from aimall_cart.carts.models import CartItem
 from aimall_cart.config import Settings
 from aimall_cart.privacy import service as privacy
-from aimall_cart.recovery import messages
+from aimall_cart.recovery import channels, messages
 from aimall_cart.recovery.models import Decision, Notification
 from aimall_cart.recovery.plan import Plan, decision
 from aimall_cart.recovery.policy import RecoveryPolicy
@@ -75,7 +75,7 @@ def _outbox_event(
 ) -> tuple[str, dict[str, Any]] | None:
     """What the worker delivers for a channel that leaves the service; None for in-app."""
     if channel == "email" and plan.contact.email:
-        return mail.EMAIL_EVENT, mail.email_payload(
+        return channels.EMAIL_EVENT, mail.email_payload(
             settings.data_key,
             notification_id=notification_id,
             to=plan.contact.email,
@@ -84,7 +84,7 @@ def _outbox_event(
             unsubscribe_url=message.unsubscribe_url,
         )
     if channel == "webhook":
-        return mail.WEBHOOK_EVENT, messages.webhook_payload(
+        return channels.WEBHOOK_EVENT, messages.webhook_payload(
             notification_id=notification_id,
             user_id=plan.case.user_id,
             cart_id=plan.case.cart_id,
