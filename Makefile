@@ -25,6 +25,8 @@ test: lint typecheck
 lint: .venv/.synced
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) deptry src
+	$(RUN) lint-imports
 
 typecheck: .venv/.synced
 	$(RUN) mypy

@@ -30,9 +30,9 @@ import numpy.typing as npt
 
 from aimall_cart.config import Settings
 from aimall_cart.recovery.bandit import DISCOUNT_STEP_PERCENT
-from aimall_cart.recovery.market import Message, World, draw_customer, return_probability
-from aimall_cart.recovery.simulator import simulation_policy
-from aimall_cart.recovery.worlds import PRESETS
+from aimall_cart.simulation.market import Message, World, draw_customer, return_probability
+from aimall_cart.simulation.simulator import simulation_policy
+from aimall_cart.simulation.worlds import PRESETS
 
 Floats = npt.NDArray[np.float64]
 REMINDER, ALTERNATIVE = Message(), Message(alternatives_offered=1, alternatives_in_stock=1)

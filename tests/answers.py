@@ -113,3 +113,13 @@ async def patch_variant(
         f"/v1/catalog/variants/{variant_id}", json=change, headers=admin(settings)
     )
     assert response.status_code == 200, response.text
+
+
+async def advance(client: httpx.AsyncClient, settings: Settings, seconds: float) -> dict[str, Any]:
+    """Move the server's test clock forward; answers the clock as it now reads."""
+    response = await client.post(
+        "/v1/admin/clock/advance", json={"seconds": seconds}, headers=admin(settings)
+    )
+    assert response.status_code == 200, response.text
+    clock: dict[str, Any] = response.json()
+    return clock

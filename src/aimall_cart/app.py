@@ -215,6 +215,27 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Fa
     app.state.clock = clock
     app.state.token_verifier = verifier
     _register_error_handlers(app)
+    _add_middleware(app, settings, database, verifier, clock)
+    for router in ROUTERS:
+        app.include_router(router, responses=PROBLEM_RESPONSES)
+    return app
+
+
+ROUTERS = (
+    cart_router,
+    checkout_router,
+    orders_router,
+    catalog_router,
+    privacy_router,
+    recovery_router,
+    operations_router,
+)
+
+
+def _add_middleware(
+    app: FastAPI, settings: Settings, database: Database, verifier: TokenVerifier, clock: Clock
+) -> None:
+    """Outermost last: a request meets its id, then the body limit, then idempotency."""
     app.add_middleware(
         IdempotencyKeys,
         settings=settings,
@@ -225,16 +246,3 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Fa
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, send_problem=_send_problem)
     app.add_middleware(RequestId)
-    routers = (
-        cart_router,
-        checkout_router,
-        orders_router,
-        catalog_router,
-        privacy_router,
-        recovery_router,
-        operations_router,
-    )
-    for router in routers:
-        app.include_router(router, responses=PROBLEM_RESPONSES)
-
-    return app

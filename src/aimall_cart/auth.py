@@ -28,10 +28,6 @@ class Principal:
     seller_id: str | None = None
     cart_token_hash: str | None = None
 
-    @property
-    def is_member(self) -> bool:
-        return self.user_id is not None
-
     def require(self, *roles: Role) -> None:
         if self.user_id is None:
             raise Unauthenticated("Sign in to do this")

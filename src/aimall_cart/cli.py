@@ -1,4 +1,4 @@
-"""The ``aimall-cart`` command: serve, worker, migrate, seed, token and simulate."""
+"""The ``aimall-cart`` command: serve, worker, migrate, seed, token, and the simulate sub-app."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import signal
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 from fastapi import FastAPI
@@ -20,6 +19,7 @@ from aimall_cart import migrate as migrations
 from aimall_cart.auth import Principal, Role, issue_token
 from aimall_cart.clock import Clock
 from aimall_cart.config import get_settings
+from aimall_cart.simulation import cli as simulation_cli
 
 app = typer.Typer(
     help="AIMall Cart: the cart service of the AIMall online mall.", no_args_is_help=True
@@ -201,104 +201,4 @@ def token(
     )
 
 
-@app.command()
-def simulate(
-    world: Annotated[
-        str, typer.Option(help="Market: balanced, price_sensitive, stock_churn or skeptical")
-    ] = "balanced",
-    seed: Annotated[int, typer.Option(help="Seed of the market and of the engine")] = 1,
-    waves: Annotated[int, typer.Option(min=1, max=1000)] = 10,
-    carts_per_wave: Annotated[int, typer.Option(min=1, max=100_000)] = 650,
-    strategy: Annotated[
-        Literal["bandit", "blanket_discount", "both"],
-        typer.Option(help="both: the same market twice, once per strategy, side by side"),
-    ] = "bandit",
-    chart: Annotated[
-        Path | None, typer.Option(dir_okay=False, help="Write a PNG of the waves here")
-    ] = None,
-    json_out: Annotated[
-        Path | None,
-        typer.Option(
-            "--json",
-            dir_okay=False,
-            help="Write every arm's world, policy, waves, report and tallies here as JSON",
-        ),
-    ] = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            help="Run in this database (it must hold no carts) and keep it; "
-            "default: a temporary SQLite file, removed afterwards"
-        ),
-    ] = None,
-    reason_mix: Annotated[
-        str | None,
-        typer.Option(
-            help="Reason shares such as price=0.4,availability=0.2 (reasons: price, availability, "
-            "hesitation, distraction, not_interested); the rest keep their preset proportions"
-        ),
-    ] = None,
-    response_strength: Annotated[
-        float | None, typer.Option(min=0, help="Scale every lift a message gives")
-    ] = None,
-    discount_sensitivity: Annotated[
-        float | None,
-        typer.Option(min=0.1, help="Percent at which a discount gives 63% of its effect"),
-    ] = None,
-    noise: Annotated[
-        float | None, typer.Option(min=0, help="Spread of customers' own leaning (logits)")
-    ] = None,
-) -> None:
-    """Measure abandoned-cart recovery in a synthetic market, through the real recovery engine,
-    cart and checkout services, database and test clock."""
-    import time
-
-    from rich.progress import Progress, TaskID
-
-    from aimall_cart.recovery import chart as charts
-    from aimall_cart.recovery import market, simulator, worlds
-    from aimall_cart.recovery.engine import Strategy
-
-    try:
-        chosen = worlds.preset(world).adjusted(
-            reason_mix=market.parse_mix(reason_mix) if reason_mix else None,
-            response_strength=response_strength,
-            discount_sensitivity=discount_sensitivity,
-            noise=noise,
-        )
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from error
-    if strategy == "both" and database_url is not None:
-        raise typer.BadParameter("both strategies need a database each: leave out --database-url")
-    arms: list[Strategy] = ["bandit", "blanket_discount"] if strategy == "both" else [strategy]
-    started = time.perf_counter()  # only to report how long the run took
-    results = []
-    with Progress(console=console) as bar:
-        for arm in arms:
-            task = bar.add_task(arm)
-
-            def tick(done: int, total: int, what: str, task: TaskID = task, arm: str = arm) -> None:
-                bar.update(task, completed=done, total=total, description=f"{arm}: {what}")
-
-            run = simulator.simulate(
-                chosen,
-                seed=seed,
-                waves=waves,
-                carts_per_wave=carts_per_wave,
-                strategy=arm,
-                database_url=database_url,
-                progress=tick,
-            )
-            try:
-                results.append(asyncio.run(run))
-            except simulator.UnsuitableDatabase as error:
-                raise typer.BadParameter(str(error)) from error
-    # Piped into a file the report keeps its width rather than Rich's 80 columns.
-    Console(width=None if sys.stdout.isatty() else 132).print(charts.report(results))
-    console.print(f"run time: {time.perf_counter() - started:.0f} s")
-    if chart is not None:
-        charts.save_png(chart, results)
-        console.print(f"chart written to {chart}")
-    if json_out is not None:
-        json_out.write_bytes(simulator.as_json(results))
-        console.print(f"runs written to {json_out}")
+app.add_typer(simulation_cli.app, name="simulate")

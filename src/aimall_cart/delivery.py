@@ -1,8 +1,10 @@
-"""Delivering outbox events at least once. Every event goes to the structured log, then to its
-channel by type: ``order.*`` to the order webhook; ``recovery.webhook`` to the recovery webhook,
-in the same signed envelope under its own secret; ``recovery.email`` over SMTP. A channel with no
-target configured counts as delivered once logged. An event of any other type is retried until it
-is dead, so a misnamed event stays in the outbox to be found rather than vanishing.
+"""Delivering outbox events at least once. Every event goes to the structured log, then to the
+channel its feature registered for its type (``register``): an exact type, or a prefix ending in
+a dot (``"order."``), the longest match winning. The kernel names no feature: features register
+their channels when the entrypoint that runs the worker imports them. A channel with no target
+configured counts an event as delivered once logged. An event of a type no channel takes is
+retried until it is dead, so a misnamed event stays in the outbox to be found rather than
+vanishing.
 
 A worker claims a batch in one short transaction by pushing each event's next attempt a lease
 into the future, sends with no transaction open, then records the outcome. A worker that dies
@@ -16,6 +18,7 @@ import hashlib
 import hmac
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,14 +27,12 @@ import httpx
 import orjson
 from sqlalchemy import select
 
-from aimall_cart import mail
 from aimall_cart.config import Settings
 from aimall_cart.db import Database
 from aimall_cart.events import OutboxEvent
 
 log = logging.getLogger("aimall_cart.events")
 MAX_BACKOFF = timedelta(hours=1)
-ORDER_EVENTS = "order."  # the prefix of every event the order webhook receives
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,36 @@ class Claimed:
     payload: dict[str, Any]
     attempts: int
     created_at: datetime
+
+
+# Sends one claimed event; answers None when it was delivered, else why not.
+Channel = Callable[[Settings, httpx.AsyncClient, "Claimed"], Awaitable[str | None]]
+_CHANNELS: dict[str, Channel] = {}
+
+
+def register(event_type: str, channel: Channel) -> None:
+    """Deliver events of ``event_type`` (or, ending in a dot, of every type it prefixes) through
+    ``channel``. Registering a type again replaces its channel."""
+    _CHANNELS[event_type] = channel
+
+
+def channel_for(event_type: str) -> Channel | None:
+    if (exact := _CHANNELS.get(event_type)) is not None:
+        return exact
+    prefixes = [p for p in _CHANNELS if p.endswith(".") and event_type.startswith(p)]
+    return _CHANNELS[max(prefixes, key=len)] if prefixes else None
+
+
+def signed_webhook(
+    url: Callable[[Settings], str | None], secret: Callable[[Settings], str]
+) -> Channel:
+    """A channel that POSTs each event's envelope to the URL a setting names, signed with the
+    secret another names (``post_signed``)."""
+
+    async def send(settings: Settings, http: httpx.AsyncClient, event: Claimed) -> str | None:
+        return await post_signed(settings, http, event, url=url(settings), secret=secret(settings))
+
+    return send
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -87,30 +118,26 @@ async def _claim(
 
 async def _send(settings: Settings, http: httpx.AsyncClient, event: Claimed) -> str | None:
     """None when delivered, else why not."""
-    body = envelope(event)
-    log.info("event %s", body.decode())
-    if event.type.startswith(ORDER_EVENTS):
-        url, secret = settings.order_webhook_url, settings.order_webhook_secret
-    elif event.type == mail.WEBHOOK_EVENT:
-        url, secret = settings.recovery_webhook_url, settings.recovery_webhook_secret
-    elif event.type == mail.EMAIL_EVENT:
-        return await _email(settings, event)
-    else:
+    log.info("event %s", envelope(event).decode())
+    channel = channel_for(event.type)
+    if channel is None:
         return f"no channel delivers events of type {event.type!r}"
-    if not url:
-        return None
-    return await _post(settings, http, event, body, url=url, secret=secret)
+    return await channel(settings, http, event)
 
 
-async def _post(
+async def post_signed(
     settings: Settings,
     http: httpx.AsyncClient,
     event: Claimed,
-    body: bytes,
     *,
-    url: str,
+    url: str | None,
     secret: str,
 ) -> str | None:
+    """POST the event's envelope to ``url``, signed with ``secret``; no URL: delivered by the log
+    alone. Receivers tell repeats by ``X-Event-Id``."""
+    if not url:
+        return None
+    body = envelope(event)
     headers = {
         "Content-Type": "application/json",
         "X-Event-Id": str(event.id),
@@ -124,27 +151,6 @@ async def _post(
     except (httpx.HTTPError, httpx.InvalidURL) as error:
         return f"{type(error).__name__}: {error}"
     return None if answer.is_success else f"HTTP {answer.status_code}"
-
-
-async def _email(settings: Settings, event: Claimed) -> str | None:
-    """What an error says is kept in the outbox and logged, so it never names the address."""
-    if not settings.smtp_host:
-        return None
-    try:
-        email = mail.read_email_payload(settings.data_key, event.payload)
-        await mail.send(
-            settings,
-            to=email.to,
-            subject=email.subject,
-            body=email.body,
-            unsubscribe_url=email.unsubscribe_url,
-            message_id=mail.message_id(email.notification_id, settings.smtp_sender),
-        )
-    except ValueError as error:
-        return f"unreadable email payload: {error}"
-    except mail.SendFailed as error:
-        return str(error)
-    return None
 
 
 async def _settle(
@@ -179,6 +185,9 @@ async def deliver_due(
     may take up to three timeouts: connect, write, read; an email is held to the same budget), so
     a slow receiver never lets a lease run out on an event still waiting its turn. Outcomes are
     dated by the tick's ``now``, which is at most a lease behind.
+
+    A background job's use case, so it commits itself: each batch's claim in one short
+    transaction, each event's outcome in another; nothing is sent inside a transaction.
     """
     lease = timedelta(seconds=settings.outbox_lease_seconds)
     per_lease = int(settings.outbox_lease_seconds // (3 * settings.webhook_timeout_seconds))

@@ -16,8 +16,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from aimall_cart.db import Base
 
-EVENT_STATUSES = ("pending", "delivered", "dead")
-
 
 class OutboxEvent(Base):
     __tablename__ = "outbox_events"

@@ -1,8 +1,8 @@
-"""Messages to customers that leave through the outbox: the ``recovery.email`` and
-``recovery.webhook`` event types, the email payload with its address sealed, and sending over SMTP.
+"""Email that leaves through the outbox: the payload with its address sealed, and sending over
+SMTP.
 
-The email payload is built and read here, so the recovery pass that writes it and the delivery
-worker that reads it share one shape without either importing the other. The address is sealed
+The email payload is built and read here, so the feature that writes it and the channel that
+delivers it share one shape. The address is sealed
 with the notification id as associated data: it never sits in the outbox in clear, and a sealed
 address cannot be moved to another event.
 """
@@ -28,8 +28,6 @@ from cryptography.exceptions import InvalidTag
 from aimall_cart import crypto
 from aimall_cart.config import Settings
 
-EMAIL_EVENT = "recovery.email"
-WEBHOOK_EVENT = "recovery.webhook"
 ADDRESS_PURPOSE = "outbox-email"
 # A send gets the time budget the outbox lease assumes for a webhook post (connect, write, read).
 SMTP_BUDGET_TIMEOUTS = 3

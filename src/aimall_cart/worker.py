@@ -2,6 +2,10 @@
 
 ``aimall-cart worker`` runs it on its own; ``aimall-cart serve`` also runs it inside the server
 unless told not to. Every job is safe to run from several workers at once.
+
+Each job is an entrypoint (house rule 1): it opens its own sessions and commits per batch, one
+short transaction at a time, never one for the whole job, so a failure loses one batch at most
+and no lock is held across a tick. Each job's docstring says how it batches.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ from typing import TYPE_CHECKING
 import httpx
 
 from aimall_cart import delivery, health, idempotency
+from aimall_cart.checkout import handoff as _order_handoff  # noqa: F401  registers order.*
 from aimall_cart.checkout import service as checkout
 from aimall_cart.clock import Clock
 from aimall_cart.config import Settings
 from aimall_cart.db import Database
 from aimall_cart.inventory import service as inventory
+from aimall_cart.recovery import channels as _recovery_channels  # noqa: F401  registers recovery.*
 
 if TYPE_CHECKING:
     from aimall_cart.recovery.engine import Engine
@@ -54,6 +60,7 @@ class Job:
 
 
 async def heartbeat(context: Context, now: datetime) -> int:
+    """This worker's heartbeat row, in one transaction it commits."""
     async with context.database.write_session() as session:
         await health.beat(
             session, worker_id=context.worker_id, started_at=context.started_at, now=now
@@ -63,11 +70,14 @@ async def heartbeat(context: Context, now: datetime) -> int:
 
 
 async def deliver_events(context: Context, now: datetime) -> int:
+    """Due outbox events; ``deliver_due`` commits each batch's claim, then each outcome, on its
+    own, and sends with no transaction open."""
     return await delivery.deliver_due(context.database, context.settings, context.http, now=now)
 
 
 async def expire_checkouts(context: Context, now: datetime, *, most: int = 200) -> int:
-    """Expire lapsed checkouts one transaction each, then release any other lapsed holds."""
+    """Expire lapsed checkouts, committing one transaction per checkout, then release other
+    lapsed holds in one more (at most 500 of them)."""
     expired = 0
     while expired < most:
         async with context.database.write_session() as session:
@@ -83,6 +93,7 @@ async def expire_checkouts(context: Context, now: datetime, *, most: int = 200) 
 
 
 async def purge_idempotency_keys(context: Context, now: datetime) -> int:
+    """Expired Idempotency-Key records, deleted in one transaction it commits."""
     async with context.database.write_session() as session:
         purged = await idempotency.purge_expired(session, now=now)
         await session.commit()
@@ -90,7 +101,8 @@ async def purge_idempotency_keys(context: Context, now: datetime) -> int:
 
 
 async def recover_carts(context: Context, now: datetime) -> int:
-    """One abandoned-cart recovery pass; the model libraries load here, on first use."""
+    """One abandoned-cart recovery pass; the model libraries load here, on first use. The pass
+    commits per batch: settling, each batch of cases opened, each batch of cases acted on."""
     from aimall_cart.recovery import service as recovery
     from aimall_cart.recovery.engine import Engine
 

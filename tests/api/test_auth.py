@@ -25,6 +25,7 @@ from sqlalchemy import text
 from aimall_cart.app import create_app
 from aimall_cart.config import DEV_JWT_SECRET, DEV_TOKEN_HASH_KEY, Settings
 from aimall_cart.db import Database
+from tests.answers import problem_of
 from tests.builders import bearer, make_product, token
 
 AUDIENCE = "aimall-cart"
@@ -32,15 +33,6 @@ PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
 # Helpers
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    for field in ("type", "title", "status", "detail", "code"):
-        assert field in body, f"problem lacks {field!r}: {body}"
-    assert (body["status"], body["code"]) == (status, code)
 
 
 def claims(
@@ -127,8 +119,8 @@ async def assert_member(client: httpx.AsyncClient, headers: dict[str, str], sub:
 
 async def assert_refused(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
     """The credentials are refused on a read and on a write, and no cart is made."""
-    assert_problem(await client.get("/v1/cart", headers=headers), 401, "unauthenticated")
-    assert_problem(await client.post("/v1/cart", headers=headers), 401, "unauthenticated")
+    problem_of(await client.get("/v1/cart", headers=headers), 401, "unauthenticated")
+    problem_of(await client.post("/v1/cart", headers=headers), 401, "unauthenticated")
 
 
 # HS256 member tokens
@@ -147,7 +139,7 @@ async def test_member_without_a_cart_reads_cart_not_found(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     response = await client.get("/v1/cart", headers=bearer(settings, "user-1"))
-    assert_problem(response, 404, "cart_not_found")
+    problem_of(response, 404, "cart_not_found")
 
 
 async def test_hand_signed_hs256_token_with_the_secret_is_accepted(
@@ -185,7 +177,7 @@ async def test_tampered_payload_is_unauthenticated(
     response = await client.put(
         "/v1/catalog/products/p-1", json=make_product(), headers=auth(forged)
     )
-    assert_problem(response, 401, "unauthenticated")
+    problem_of(response, 401, "unauthenticated")
 
 
 async def test_tampered_signature_is_unauthenticated(
@@ -235,7 +227,7 @@ async def test_seller_token_without_seller_id_is_unauthenticated(
     response = await client.put(
         "/v1/catalog/products/p-1", json=make_product(seller_id=None), headers=auth(seller)
     )
-    assert_problem(response, 401, "unauthenticated")
+    problem_of(response, 401, "unauthenticated")
 
 
 async def test_basic_authorization_is_unauthenticated(client: httpx.AsyncClient) -> None:
@@ -257,7 +249,7 @@ async def test_customer_token_may_not_write_the_catalog(
     response = await client.put(
         "/v1/catalog/products/p-1", json=make_product(), headers=bearer(settings, "user-1")
     )
-    assert_problem(response, 403, "forbidden")
+    problem_of(response, 403, "forbidden")
 
 
 # RS256 and ES256 with a configured public key
@@ -385,7 +377,7 @@ async def test_database_keeps_only_a_keyed_hash_of_the_guest_token(
     # Under another key the same token no longer finds the cart: the hash depends on the key.
     async with serve(settings, token_hash_key=secrets.token_hex(32)) as rekeyed:
         response = await rekeyed.get("/v1/cart", headers={"X-Cart-Token": guest_token})
-        assert_problem(response, 404, "cart_not_found")
+        problem_of(response, 404, "cart_not_found")
     read = await client.get("/v1/cart", headers={"X-Cart-Token": guest_token})
     assert read.status_code == 200, read.text
 
@@ -395,7 +387,7 @@ async def test_guest_token_that_names_no_cart_is_cart_not_found(
 ) -> None:
     unknown = secrets.token_urlsafe(32)
     response = await client.get("/v1/cart", headers={"X-Cart-Token": unknown})
-    assert_problem(response, 404, "cart_not_found")
+    problem_of(response, 404, "cart_not_found")
 
 
 # Settings

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from aimall_cart.config import Settings
+from tests.answers import problem_of
 from tests.builders import admin, bearer, make_product, make_variant, put_product, shirt
 
 SELLER = "seller-1"
@@ -19,20 +20,6 @@ def seller(settings: Settings, seller_id: str = SELLER) -> dict[str, str]:
 
 def customer(settings: Settings) -> dict[str, str]:
     return bearer(settings, "customer-1")
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The response is an RFC 9457 problem with the stable ``code``; returns the body."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    for field in ("type", "title", "status", "detail", "code"):
-        assert field in body, f"problem lacks {field!r}: {body}"
-    assert body["status"] == status
-    assert body["code"] == code
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    return body
 
 
 def variants_by_id(product: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -175,8 +162,8 @@ async def test_seller_naming_another_seller_id_is_forbidden(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     response = await put(client, "p-1", make_product(seller_id=OTHER_SELLER), seller(settings))
-    assert_problem(response, 403, "forbidden")
-    assert_problem(await client.get("/v1/catalog/products/p-1"), 404, "product_not_found")
+    problem_of(response, 403, "forbidden")
+    problem_of(await client.get("/v1/catalog/products/p-1"), 404, "product_not_found")
 
 
 async def test_seller_put_over_another_sellers_product_is_not_found_and_changes_nothing(
@@ -186,7 +173,7 @@ async def test_seller_put_over_another_sellers_product_is_not_found_and_changes_
     response = await put(
         client, "p-1", make_product(seller_id=None, name="Hijacked"), seller(settings)
     )
-    assert_problem(response, 404, "product_not_found")
+    problem_of(response, 404, "product_not_found")
     read = await client.get("/v1/catalog/products/p-1")
     assert read.json()["name"] == "Linen Shirt"
     assert read.json()["seller_id"] == OTHER_SELLER
@@ -196,20 +183,20 @@ async def test_admin_creating_without_seller_id_is_invalid(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     response = await put(client, "p-1", make_product(seller_id=None), admin(settings))
-    assert_problem(response, 422, "invalid")
-    assert_problem(await client.get("/v1/catalog/products/p-1"), 404, "product_not_found")
+    problem_of(response, 422, "invalid")
+    problem_of(await client.get("/v1/catalog/products/p-1"), 404, "product_not_found")
 
 
 async def test_customer_may_not_write_the_catalog(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     response = await put(client, "p-1", make_product(), customer(settings))
-    assert_problem(response, 403, "forbidden")
+    problem_of(response, 403, "forbidden")
 
 
 async def test_put_without_token_is_unauthenticated(client: httpx.AsyncClient) -> None:
     response = await put(client, "p-1", make_product())
-    assert_problem(response, 401, "unauthenticated")
+    problem_of(response, 401, "unauthenticated")
 
 
 async def test_put_with_variant_of_another_product_is_a_variant_conflict(
@@ -217,9 +204,9 @@ async def test_put_with_variant_of_another_product_is_a_variant_conflict(
 ) -> None:
     await put_product(client, settings, "p-1", make_product(make_variant("shared-v")))
     response = await put(client, "p-2", make_product(make_variant("shared-v")), admin(settings))
-    body = assert_problem(response, 409, "variant_conflict")
+    body = problem_of(response, 409, "variant_conflict")
     assert body.get("variant_ids") == ["shared-v"]
-    assert_problem(await client.get("/v1/catalog/products/p-2"), 404, "product_not_found")
+    problem_of(await client.get("/v1/catalog/products/p-2"), 404, "product_not_found")
     owner = await client.get("/v1/catalog/products/p-1")
     assert [v["variant_id"] for v in owner.json()["variants"]] == ["shared-v"]
 
@@ -228,7 +215,7 @@ async def test_put_with_discount_above_price_is_a_validation_error(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     body = make_product(make_variant("p-1-v", price=500, discount=501))
-    body_problem = assert_problem(
+    body_problem = problem_of(
         await put(client, "p-1", body, admin(settings)), 422, "validation_error"
     )
     assert body_problem["errors"]
@@ -238,21 +225,21 @@ async def test_put_with_duplicate_variant_ids_is_a_validation_error(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     body = make_product(make_variant("p-1-v", color="red"), make_variant("p-1-v", color="blue"))
-    assert_problem(await put(client, "p-1", body, admin(settings)), 422, "validation_error")
+    problem_of(await put(client, "p-1", body, admin(settings)), 422, "validation_error")
 
 
 async def test_put_with_min_quantity_above_max_is_a_validation_error(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     body = make_product(min_quantity=5, max_quantity=4)
-    assert_problem(await put(client, "p-1", body, admin(settings)), 422, "validation_error")
+    problem_of(await put(client, "p-1", body, admin(settings)), 422, "validation_error")
 
 
 async def test_put_with_unknown_field_is_a_validation_error(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     body = make_product() | {"colour": "red"}
-    assert_problem(await put(client, "p-1", body, admin(settings)), 422, "validation_error")
+    problem_of(await put(client, "p-1", body, admin(settings)), 422, "validation_error")
 
 
 # PATCH /v1/catalog/variants/{variant_id}
@@ -311,9 +298,9 @@ async def test_patch_leaving_discount_above_price_is_invalid_price_and_changes_n
 ) -> None:
     await shirt(client, settings, price=1000, discount=300)
     response = await patch(client, "shirt-red-m", {"price": 200}, admin(settings))
-    assert_problem(response, 422, "invalid_price")
+    problem_of(response, 422, "invalid_price")
     response = await patch(client, "shirt-red-m", {"discount": 1001}, admin(settings))
-    assert_problem(response, 422, "invalid_price")
+    problem_of(response, 422, "invalid_price")
     read = await client.get("/v1/catalog/products/shirt")
     variant = variants_by_id(read.json())["shirt-red-m"]
     assert (variant["price"], variant["discount"]) == (1000, 300)
@@ -323,7 +310,7 @@ async def test_patch_unknown_variant_is_not_found(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     response = await patch(client, "no-such-variant", {"price": 1}, admin(settings))
-    assert_problem(response, 404, "variant_not_found")
+    problem_of(response, 404, "variant_not_found")
 
 
 async def test_patch_another_sellers_variant_is_not_found_and_changes_nothing(
@@ -331,7 +318,7 @@ async def test_patch_another_sellers_variant_is_not_found_and_changes_nothing(
 ) -> None:
     await shirt(client, settings, price=1999, seller_id=OTHER_SELLER)
     response = await patch(client, "shirt-red-m", {"price": 1}, seller(settings))
-    assert_problem(response, 404, "variant_not_found")
+    problem_of(response, 404, "variant_not_found")
     read = await client.get("/v1/catalog/products/shirt")
     assert variants_by_id(read.json())["shirt-red-m"]["price"] == 1999
 
@@ -341,7 +328,7 @@ async def test_customer_may_not_patch_a_variant(
 ) -> None:
     await shirt(client, settings)
     response = await patch(client, "shirt-red-m", {"price": 1}, customer(settings))
-    assert_problem(response, 403, "forbidden")
+    problem_of(response, 403, "forbidden")
 
 
 async def test_patch_with_negative_stock_is_a_validation_error(
@@ -349,14 +336,14 @@ async def test_patch_with_negative_stock_is_a_validation_error(
 ) -> None:
     await shirt(client, settings)
     response = await patch(client, "shirt-red-m", {"stock": -1}, admin(settings))
-    assert_problem(response, 422, "validation_error")
+    problem_of(response, 422, "validation_error")
 
 
 # GET /v1/catalog/products[/{product_id}]
 
 
 async def test_get_unknown_product_is_not_found(client: httpx.AsyncClient) -> None:
-    assert_problem(await client.get("/v1/catalog/products/nope"), 404, "product_not_found")
+    problem_of(await client.get("/v1/catalog/products/nope"), 404, "product_not_found")
 
 
 async def test_reads_need_no_credentials_and_show_stock_and_available(
@@ -467,4 +454,4 @@ async def test_list_leaves_out_inactive_products(
 
 async def test_list_with_invalid_limit_is_a_validation_error(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/catalog/products", params={"limit": 0})
-    assert_problem(response, 422, "validation_error")
+    problem_of(response, 422, "validation_error")

@@ -8,16 +8,8 @@ from typing import Any
 import httpx
 
 from aimall_cart.config import Settings
-from tests.answers import add_item, patch_variant, stock_of
+from tests.answers import add_item, patch_variant, problem_of, stock_of
 from tests.builders import bearer, make_product, make_variant, put_product, shirt
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 def errors_of(body: dict[str, Any]) -> list[tuple[str | None, str]]:
@@ -64,7 +56,7 @@ async def test_checkout_reserves_the_stock_and_locks_the_cart(
         json={"product_id": "shirt", "variant_id": "shirt-red-m", "quantity": 8},
         headers=bearer(settings, "u-2"),
     )
-    assert problem(refused, 409, "insufficient_stock")["available_quantity"] == 7
+    assert problem_of(refused, 409, "insufficient_stock")["available_quantity"] == 7
 
 
 async def test_a_locked_cart_refuses_item_changes_and_a_second_checkout(
@@ -78,12 +70,12 @@ async def test_a_locked_cart_refuses_item_changes_and_a_second_checkout(
     added = await client.post(
         "/v1/cart/items", json={"product_id": "shirt", "variant_id": "shirt-red-l"}, headers=member
     )
-    problem(added, 409, "cart_locked")
+    problem_of(added, 409, "cart_locked")
     patch = await client.patch(f"/v1/cart/items/{item_id}", json={"quantity": 5}, headers=member)
-    problem(patch, 409, "cart_locked")
-    problem(await client.delete(f"/v1/cart/items/{item_id}", headers=member), 409, "cart_locked")
-    problem(await client.delete("/v1/cart/items", headers=member), 409, "cart_locked")
-    problem(await client.post("/v1/cart/checkout", headers=member), 409, "cart_locked")
+    problem_of(patch, 409, "cart_locked")
+    problem_of(await client.delete(f"/v1/cart/items/{item_id}", headers=member), 409, "cart_locked")
+    problem_of(await client.delete("/v1/cart/items", headers=member), 409, "cart_locked")
+    problem_of(await client.post("/v1/cart/checkout", headers=member), 409, "cart_locked")
 
     assert await stock_of(client, "shirt-red-m") == (10, 8)
     unchanged = (await client.get("/v1/cart", headers=member)).json()
@@ -93,10 +85,12 @@ async def test_a_locked_cart_refuses_item_changes_and_a_second_checkout(
 async def test_checkout_needs_a_cart_with_lines(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
-    problem(await client.post("/v1/cart/checkout", headers=member), 404, "cart_not_found")
+    problem_of(await client.post("/v1/cart/checkout", headers=member), 404, "cart_not_found")
     assert (await client.post("/v1/cart", headers=member)).status_code == 201
 
-    body = problem(await client.post("/v1/cart/checkout", headers=member), 409, "checkout_blocked")
+    body = problem_of(
+        await client.post("/v1/cart/checkout", headers=member), 409, "checkout_blocked"
+    )
 
     assert [(e["item_id"], e["code"]) for e in body["errors"]] == [(None, "cart_empty")]
     assert (await client.get("/v1/cart", headers=member)).json()["status"] == "active"
@@ -115,7 +109,9 @@ async def test_every_flag_blocks_checkout_with_one_entry_per_line_and_reserves_n
     await patch_variant(client, settings, "shirt-blue-m", stock=0)
     await patch_variant(client, settings, "shirt-blue-l", status="inactive")
 
-    body = problem(await client.post("/v1/cart/checkout", headers=member), 409, "checkout_blocked")
+    body = problem_of(
+        await client.post("/v1/cart/checkout", headers=member), 409, "checkout_blocked"
+    )
 
     assert errors_of(body) == sorted(
         [
@@ -133,7 +129,7 @@ async def test_every_flag_blocks_checkout_with_one_entry_per_line_and_reserves_n
     assert await stock_of(client, "shirt-red-m") == (10, 10)
     after = (await client.get("/v1/cart", headers=member)).json()
     assert after["status"] == "active"
-    problem(await client.get("/v1/cart/checkout", headers=member), 404, "checkout_not_found")
+    problem_of(await client.get("/v1/cart/checkout", headers=member), 404, "checkout_not_found")
 
 
 async def test_a_price_change_blocks_checkout_unless_accepted(
@@ -145,7 +141,7 @@ async def test_a_price_change_blocks_checkout_unless_accepted(
 
     for body in (None, {"accept_price_changes": False}):
         refused = await client.post("/v1/cart/checkout", json=body, headers=member)
-        blocked = problem(refused, 409, "checkout_blocked")
+        blocked = problem_of(refused, 409, "checkout_blocked")
         assert errors_of(blocked) == [(cart["items"][0]["id"], "price_changed")]
 
     response = await client.post(
@@ -169,7 +165,7 @@ async def test_accepting_price_changes_does_not_let_other_problems_through(
         "/v1/cart/checkout", json={"accept_price_changes": True}, headers=member
     )
 
-    body = problem(response, 409, "checkout_blocked")
+    body = problem_of(response, 409, "checkout_blocked")
     assert errors_of(body) == [(cart["items"][0]["id"], "insufficient_stock")]
     assert await stock_of(client, "shirt-red-m") == (2, 2)
 
@@ -182,7 +178,7 @@ async def test_checkout_honours_if_match(
     current = await add_item(client, member, "shirt-red-l")
 
     stale = {**member, "If-Match": f'"{first["version"]}"'}
-    problem(await client.post("/v1/cart/checkout", headers=stale), 412, "version_mismatch")
+    problem_of(await client.post("/v1/cart/checkout", headers=stale), 412, "version_mismatch")
     assert await stock_of(client, "shirt-red-m") == (10, 10)
 
     fresh = {**member, "If-Match": f'"{current["version"]}"'}
@@ -194,9 +190,9 @@ async def test_reading_the_checkout_shows_the_one_in_progress(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     await shirt(client, settings)
-    problem(await client.get("/v1/cart/checkout", headers=member), 404, "checkout_not_found")
+    problem_of(await client.get("/v1/cart/checkout", headers=member), 404, "checkout_not_found")
     await add_item(client, member, "shirt-red-m", 2)
-    problem(await client.get("/v1/cart/checkout", headers=member), 404, "checkout_not_found")
+    problem_of(await client.get("/v1/cart/checkout", headers=member), 404, "checkout_not_found")
     started = (await client.post("/v1/cart/checkout", headers=member)).json()
 
     response = await client.get("/v1/cart/checkout", headers=member)
@@ -205,7 +201,7 @@ async def test_reading_the_checkout_shows_the_one_in_progress(
     assert response.json() == started
     assert response.headers["ETag"] == f'"{started["cart_version"]}"'
     other = bearer(settings, "u-2")
-    problem(await client.get("/v1/cart/checkout", headers=other), 404, "checkout_not_found")
+    problem_of(await client.get("/v1/cart/checkout", headers=other), 404, "checkout_not_found")
 
 
 async def test_cancelling_releases_the_stock_and_unlocks_the_cart(
@@ -213,7 +209,7 @@ async def test_cancelling_releases_the_stock_and_unlocks_the_cart(
 ) -> None:
     await shirt(client, settings, stock=10)
     cart = await add_item(client, member, "shirt-red-m", 4)
-    problem(await client.delete("/v1/cart/checkout", headers=member), 409, "checkout_not_found")
+    problem_of(await client.delete("/v1/cart/checkout", headers=member), 409, "checkout_not_found")
     started = (await client.post("/v1/cart/checkout", headers=member)).json()
     assert await stock_of(client, "shirt-red-m") == (10, 6)
 
@@ -226,8 +222,8 @@ async def test_cancelling_releases_the_stock_and_unlocks_the_cart(
     assert response.headers["ETag"] == f'"{body["version"]}"'
     assert [(i["variant_id"], i["quantity"]) for i in body["items"]] == [("shirt-red-m", 4)]
     assert await stock_of(client, "shirt-red-m") == (10, 10)
-    problem(await client.get("/v1/cart/checkout", headers=member), 404, "checkout_not_found")
-    problem(await client.delete("/v1/cart/checkout", headers=member), 409, "checkout_not_found")
+    problem_of(await client.get("/v1/cart/checkout", headers=member), 404, "checkout_not_found")
+    problem_of(await client.delete("/v1/cart/checkout", headers=member), 409, "checkout_not_found")
     patch = await client.patch(
         f"/v1/cart/items/{cart['items'][0]['id']}", json={"quantity": 5}, headers=member
     )
@@ -248,7 +244,9 @@ async def test_lines_sharing_a_variant_are_checked_against_its_stock_together(
     cart = await add_item(client, member, "shirt-red-m", 6)
     assert len(cart["items"]) == 2
 
-    body = problem(await client.post("/v1/cart/checkout", headers=member), 409, "checkout_blocked")
+    body = problem_of(
+        await client.post("/v1/cart/checkout", headers=member), 409, "checkout_blocked"
+    )
 
     assert errors_of(body) == sorted(
         ((i["id"], "insufficient_stock") for i in cart["items"]), key=str

@@ -15,7 +15,7 @@ from aimall_cart.checkout import service as checkout_service
 from aimall_cart.checkout.models import Checkout
 from aimall_cart.config import Settings
 from aimall_cart.inventory.models import Inventory, Reservation
-from tests.answers import stock_of
+from tests.answers import advance, problem_of, stock_of
 from tests.builders import admin, bearer, shirt
 
 
@@ -34,19 +34,6 @@ async def start(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str,
     assert response.status_code == 201, response.text
     checkout: dict[str, Any] = response.json()
     return checkout
-
-
-async def advance(client: httpx.AsyncClient, settings: Settings, seconds: float) -> Any:
-    response = await client.post(
-        "/v1/admin/clock/advance", json={"seconds": seconds}, headers=admin(settings)
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def problem(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["code"] == code, response.text
 
 
 async def test_admins_read_and_advance_the_test_clock(
@@ -73,8 +60,8 @@ async def test_the_test_clock_is_for_admins_and_only_moves_forward(
     for headers, body, status in moves:
         moved = await clocked.post("/v1/admin/clock/advance", json=body, headers=headers)
         assert moved.status_code == status, moved.text
-    problem(await clocked.get("/v1/admin/clock"), 401, "unauthenticated")
-    problem(await clocked.get("/v1/admin/clock", headers=member), 403, "forbidden")
+    problem_of(await clocked.get("/v1/admin/clock"), 401, "unauthenticated")
+    problem_of(await clocked.get("/v1/admin/clock", headers=member), 403, "forbidden")
     clock = (await clocked.get("/v1/admin/clock", headers=admin(settings))).json()
     assert clock["offset_seconds"] == 0
 
@@ -82,7 +69,7 @@ async def test_the_test_clock_is_for_admins_and_only_moves_forward(
 async def test_the_test_clock_does_not_exist_without_the_setting(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
-    problem(await client.get("/v1/admin/clock", headers=admin(settings)), 404, "not_found")
+    problem_of(await client.get("/v1/admin/clock", headers=admin(settings)), 404, "not_found")
     body, headers = {"seconds": 60}, admin(settings)
     advanced = await client.post("/v1/admin/clock/advance", json=body, headers=headers)
     assert advanced.status_code == 404, advanced.text
@@ -100,9 +87,9 @@ async def test_a_lapsed_reservation_frees_the_stock_and_unlocks_the_cart_at_once
 
     assert await stock_of(clocked, "shirt-red-m") == (10, 10)
     assert (await clocked.get("/v1/cart", headers=member)).json()["status"] == "active"
-    problem(await clocked.get("/v1/cart/checkout", headers=member), 404, "checkout_not_found")
+    problem_of(await clocked.get("/v1/cart/checkout", headers=member), 404, "checkout_not_found")
     completed = await clocked.post("/v1/cart/checkout/complete", headers=member)
-    problem(completed, 409, "checkout_expired")
+    problem_of(completed, 409, "checkout_expired")
     assert await stock_of(clocked, "shirt-red-m") == (10, 10)
 
 
@@ -116,7 +103,7 @@ async def test_a_checkout_completes_until_its_reservation_lapses(
     await advance(clocked, settings, settings.reservation_ttl_seconds - 60)
 
     assert await stock_of(clocked, "shirt-red-m") == (10, 6)
-    problem(await add(clocked, member, "shirt-red-l"), 409, "cart_locked")
+    problem_of(await add(clocked, member, "shirt-red-l"), 409, "cart_locked")
     assert (await clocked.get("/v1/cart/checkout", headers=member)).status_code == 200
     completed = await clocked.post("/v1/cart/checkout/complete", headers=member)
     assert completed.status_code == 201, completed.text
@@ -156,7 +143,7 @@ async def test_another_shopper_takes_the_units_of_a_lapsed_reservation(
     await shirt(clocked, settings, stock=5)
     await add(clocked, member, "shirt-red-m", 5)
     await start(clocked, member)
-    problem(await add(clocked, other, "shirt-red-m"), 409, "insufficient_stock")
+    problem_of(await add(clocked, other, "shirt-red-m"), 409, "insufficient_stock")
 
     await advance(clocked, settings, settings.reservation_ttl_seconds + 1)
     assert (await add(clocked, other, "shirt-red-m", 5)).status_code == 201
@@ -164,9 +151,9 @@ async def test_another_shopper_takes_the_units_of_a_lapsed_reservation(
 
     assert await stock_of(clocked, "shirt-red-m") == (5, 0)
     blocked = await clocked.post("/v1/cart/checkout", headers=member)
-    problem(blocked, 409, "checkout_blocked")
+    problem_of(blocked, 409, "checkout_blocked")
     assert [e["code"] for e in blocked.json()["errors"]] == ["out_of_stock"]
-    problem(
+    problem_of(
         await clocked.post("/v1/cart/checkout/complete", headers=member), 409, "checkout_expired"
     )
     assert (await clocked.post("/v1/cart/checkout/complete", headers=other)).status_code == 201
@@ -229,7 +216,7 @@ async def test_the_sweep_expires_a_lapsed_checkout_and_a_second_sweep_does_nothi
     cart = (await client.get("/v1/cart", headers=member)).json()
     assert (cart["status"], cart["version"]) == ("active", state["cart"][2])
     assert len(cart["items"]) == 2
-    problem(await client.get("/v1/cart/checkout", headers=member), 404, "checkout_not_found")
+    problem_of(await client.get("/v1/cart/checkout", headers=member), 404, "checkout_not_found")
     completed = await client.post("/v1/cart/checkout/complete", headers=member)
     assert completed.status_code == 409, completed.text
     assert completed.json()["code"] in {"checkout_expired", "checkout_not_found"}

@@ -18,8 +18,8 @@ from aimall_cart.carts.models import Cart, DiscountCode
 from aimall_cart.checkout.models import Order
 from aimall_cart.config import Settings
 from aimall_cart.events import OutboxEvent
-from tests.answers import add_item, cart_of, problem_of, read_cart, stock_of
-from tests.builders import admin, bearer, shirt
+from tests.answers import add_item, advance, cart_of, problem_of, read_cart, stock_of
+from tests.builders import bearer, shirt
 
 # Three shirts at 19.99 less 2.00 each: 59.97 before, 53.97 after the lines' own discounts.
 SUBTOTAL, LINE_DISCOUNT, NET = 5997, 600, 5397
@@ -36,15 +36,15 @@ async def issue(
     """A code issued the way recovery issues one, committed as a set-up step."""
     now = await app.state.clock.now()
     async with app.state.database.write_session() as session:
-        code = await promotions.issue(
+        [issued] = await promotions.issue_many(
             session,
-            user_id=user_id,
-            cart_id=None,
-            percent=percent,
+            [promotions.Grant(user_id, None, percent)],
             expires_at=now + lifetime,
             now=now,
         )
+        code = await session.scalar(select(DiscountCode).where(DiscountCode.code == issued))
         await session.commit()
+    assert code is not None
     return code
 
 
@@ -70,13 +70,6 @@ async def checkout_with_a_code(
     cart_of(await apply(client, member, code.code))
     assert (await client.post("/v1/cart/checkout", headers=member)).status_code == 201
     return cart, code
-
-
-async def advance(client: httpx.AsyncClient, settings: Settings, seconds: float) -> None:
-    moved = await client.post(
-        "/v1/admin/clock/advance", json={"seconds": seconds}, headers=admin(settings)
-    )
-    assert moved.status_code == 200, moved.text
 
 
 async def cart_row(app: FastAPI, cart_id: str) -> Cart:

@@ -15,8 +15,8 @@ from aimall_cart.config import Settings
 from aimall_cart.crypto import derive_key, unseal
 from aimall_cart.db import Database
 from aimall_cart.privacy import service as privacy
-from tests.answers import problem_of
-from tests.builders import admin, bearer
+from tests.answers import advance, problem_of
+from tests.builders import bearer
 
 PREFERENCES = "/v1/me/preferences"
 DEFAULTS = {
@@ -42,13 +42,6 @@ ANN = {
 def settings(database_url: str) -> Settings:
     """With the test clock, so the tests can tell one save's time from the next."""
     return Settings(database_url=database_url, env="test", test_clock=True, _env_file=None)  # type: ignore[call-arg]
-
-
-async def advance_clock(client: httpx.AsyncClient, settings: Settings) -> None:
-    response = await client.post(
-        "/v1/admin/clock/advance", json={"seconds": 60}, headers=admin(settings)
-    )
-    assert response.status_code == 200, response.text
 
 
 async def save(
@@ -103,14 +96,14 @@ async def test_consent_time_moves_only_when_consent_changes(
 ) -> None:
     refused = await save(client, member, {"marketing_consent": False, "name": "Ann"})
     assert refused["consent_updated_at"] is None
-    await advance_clock(client, settings)
+    await advance(client, settings, 60)
     given = await save(client, member, {**ANN})
     assert given["consent_updated_at"] == given["updated_at"] > refused["updated_at"]
-    await advance_clock(client, settings)
+    await advance(client, settings, 60)
     renamed = await save(client, member, {**ANN, "name": "Ann Lee-Smith"})
     assert renamed["consent_updated_at"] == given["consent_updated_at"]
     assert renamed["updated_at"] > given["updated_at"]
-    await advance_clock(client, settings)
+    await advance(client, settings, 60)
     withdrawn = await save(client, member, {**ANN, "marketing_consent": False})
     assert withdrawn["consent_updated_at"] == withdrawn["updated_at"] > renamed["updated_at"]
 
@@ -119,7 +112,7 @@ async def test_saving_the_same_document_again_changes_nothing(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
     first = await save(client, member, ANN)
-    await advance_clock(client, settings)
+    await advance(client, settings, 60)
     assert await save(client, member, ANN) == first
 
 
@@ -199,7 +192,7 @@ async def test_unsubscribe_link_withdraws_consent(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str], method: str
 ) -> None:
     given = await save(client, member, ANN)
-    await advance_clock(client, settings)
+    await advance(client, settings, 60)
     url = privacy.unsubscribe_url("http://cart.test", settings.data_key, "u-1")
     response = await client.request(method, url, data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200, response.text

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -23,11 +22,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from aimall_cart import delivery
+from aimall_cart import delivery, mail
 from aimall_cart.config import Settings
 from aimall_cart.db import Database
 from aimall_cart.events import OutboxEvent, emit
-from aimall_cart.recovery import messages
+from aimall_cart.recovery import channels
+from tests.ports import free_port
 from tests.receiver import Receiver
 
 ADDRESS = "alex.shopper@example.org"
@@ -76,16 +76,9 @@ class MailServer:
         self._controller.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.fixture
 def port() -> int:
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture
@@ -140,7 +133,7 @@ async def _emit(database: Database, event_type: str, payload: dict[str, Any]) ->
 
 async def _emit_email(database: Database, settings: Settings) -> tuple[uuid.UUID, str]:
     notification_id = str(uuid.uuid4())
-    payload = messages.email_payload(
+    payload = mail.email_payload(
         settings.data_key,
         notification_id=notification_id,
         to=ADDRESS,
@@ -148,7 +141,7 @@ async def _emit_email(database: Database, settings: Settings) -> tuple[uuid.UUID
         body="Hi Alex,\n\nTotal: USD 64.98\n",
         unsubscribe_url=UNSUBSCRIBE_URL,
     )
-    return await _emit(database, messages.EMAIL_EVENT, payload), notification_id
+    return await _emit(database, channels.EMAIL_EVENT, payload), notification_id
 
 
 async def _row(database: Database, event_id: uuid.UUID) -> OutboxEvent:
@@ -322,7 +315,7 @@ async def test_a_recovery_webhook_event_goes_to_the_recovery_url_signed_with_its
 ) -> None:
     orders, recovery = receivers
     payload = {"notification_id": "n-1", "subject": "S", "body": "B", "user_id": "user-1"}
-    event_id = await _emit(database, messages.WEBHOOK_EVENT, payload)
+    event_id = await _emit(database, channels.WEBHOOK_EVENT, payload)
 
     assert await delivery.deliver_due(database, webhooks, http, now=T0) == 1
 
@@ -346,7 +339,7 @@ async def test_a_failing_recovery_webhook_is_retried_with_backoff(
     _, recovery = receivers
     timed = webhooks.model_copy(update={"webhook_backoff_base_seconds": BASE})
     recovery.fail_next = 1
-    event_id = await _emit(database, messages.WEBHOOK_EVENT, {"notification_id": "n-1"})
+    event_id = await _emit(database, channels.WEBHOOK_EVENT, {"notification_id": "n-1"})
 
     assert await delivery.deliver_due(database, timed, http, now=T0) == 0
     row = await _row(database, event_id)
@@ -386,7 +379,7 @@ async def test_without_a_recovery_webhook_url_the_event_is_logged_and_counted_de
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     log_only = webhooks.model_copy(update={"recovery_webhook_url": None})
-    event_id = await _emit(database, messages.WEBHOOK_EVENT, {"notification_id": "n-42"})
+    event_id = await _emit(database, channels.WEBHOOK_EVENT, {"notification_id": "n-42"})
 
     with caplog.at_level(logging.INFO, logger="aimall_cart.events"):
         assert await delivery.deliver_due(database, log_only, http, now=T0) == 1

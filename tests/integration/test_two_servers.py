@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import pytest
 
 from aimall_cart.config import Settings
 from tests.builders import admin, bearer, make_product, make_variant
+from tests.ports import free_port
 
 MEMBERS = 6
 OPERATIONS = 360
@@ -31,16 +31,10 @@ PRODUCTS = ("nut", "washer", "gear")
 REFUSALS = {404, 503}  # a line removed by a racing request; a busy database
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def servers(database_url: str) -> Iterator[list[str]]:
     env = {**os.environ, "AIMALL_CART_DATABASE_URL": database_url, "AIMALL_CART_ENV": "test"}
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     processes = [
         subprocess.Popen(
             [

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import select
 
-from aimall_cart import delivery
+from aimall_cart import worker
 from aimall_cart.config import Settings
 from aimall_cart.db import Database
 from aimall_cart.events import OutboxEvent, emit
@@ -39,7 +39,7 @@ async def test_an_event_in_flight_when_the_worker_is_killed_is_delivered_again(
         "AIMALL_CART_OUTBOX_LEASE_SECONDS": str(LEASE_SECONDS),
         "AIMALL_CART_WORKER_TICK_SECONDS": "0.1",
     }
-    worker = await asyncio.create_subprocess_exec(
+    process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "aimall_cart",
@@ -50,8 +50,8 @@ async def test_an_event_in_flight_when_the_worker_is_killed_is_delivered_again(
     )
     try:
         await asyncio.wait_for(receiver.arrived.wait(), timeout=30)
-        os.kill(worker.pid, signal.SIGKILL)
-        await asyncio.wait_for(worker.wait(), timeout=10)
+        os.kill(process.pid, signal.SIGKILL)
+        await asyncio.wait_for(process.wait(), timeout=10)
         async with database.read_session() as session:
             row = await session.scalar(select(OutboxEvent).where(OutboxEvent.id == event.id))
         assert row is not None
@@ -62,14 +62,15 @@ async def test_an_event_in_flight_when_the_worker_is_killed_is_delivered_again(
         )
         async with httpx.AsyncClient() as http:
             within_lease = datetime.now(UTC)
-            assert await delivery.deliver_due(database, again, http, now=within_lease) == 0
+            other = worker.Context(database, again, http, started_at=within_lease)
+            assert await worker.deliver_events(other, within_lease) == 0
             after_lease = within_lease + timedelta(seconds=LEASE_SECONDS + 1)
-            assert await delivery.deliver_due(database, again, http, now=after_lease) == 1
+            assert await worker.deliver_events(other, after_lease) == 1
         assert receiver.ids() == [str(event.id), str(event.id)]
         assert receiver.requests[0].body == receiver.requests[1].body
     finally:
-        if worker.returncode is None:
-            worker.kill()
-            await worker.wait()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
         await receiver.stop()
         await database.dispose()

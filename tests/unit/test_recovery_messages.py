@@ -18,7 +18,6 @@ from aimall_cart.recovery.messages import (
     MessageLine,
     Rendered,
     Renderer,
-    email_payload,
     format_moment,
     format_money,
     message_kind,
@@ -228,7 +227,7 @@ def test_what_no_message_exists_for_is_refused(channel: str, changes: dict[str, 
 
 def test_the_email_payload_carries_the_address_sealed_to_its_notification() -> None:
     notification_id = uuid.uuid4()
-    payload = email_payload(
+    payload = mail.email_payload(
         DATA_KEY,
         notification_id=notification_id,
         to="alex@example.org",

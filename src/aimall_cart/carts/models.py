@@ -10,7 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aimall_cart.db import Base
 
-CART_STATUSES = ("active", "locked", "checked_out", "merged", "expired")
 OPEN_STATUSES = ("active", "locked")
 _OPEN = text("status IN ('active', 'locked')")
 

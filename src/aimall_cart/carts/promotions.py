@@ -53,32 +53,6 @@ def normalise(typed: str) -> str:
     return CODE_PREFIX + text.removeprefix(CODE_PREFIX).translate(_LOOK_ALIKES)
 
 
-async def issue(
-    session: AsyncSession,
-    *,
-    user_id: str,
-    cart_id: uuid.UUID | None,
-    percent: int,
-    expires_at: datetime,
-    now: datetime,
-) -> DiscountCode:
-    """A new code for one customer, flushed so the caller has it. ``percent`` is 1..100, which
-    the table's CHECK enforces; the unique constraint on ``code`` is the backstop against the
-    (negligible) chance of drawing a code twice."""
-    code = DiscountCode(
-        id=uuid.uuid4(),
-        code=new_code(),
-        user_id=user_id,
-        issued_for_cart_id=cart_id,
-        percent=percent,
-        created_at=now,
-        expires_at=expires_at,
-    )
-    session.add(code)
-    await session.flush()
-    return code
-
-
 class Grant(NamedTuple):
     """One code to issue: to whom, for which cart, and how much off."""
 
@@ -90,8 +64,10 @@ class Grant(NamedTuple):
 async def issue_many(
     session: AsyncSession, grants: Sequence[Grant], *, expires_at: datetime, now: datetime
 ) -> list[str]:
-    """``issue`` for many customers in one INSERT (a recovery pass sends thousands); the codes,
-    in the order of ``grants``."""
+    """New codes for many customers in one INSERT (a recovery pass sends thousands); the codes,
+    in the order of ``grants``. ``percent`` is 1..100, which the table's CHECK enforces; the
+    unique constraint on ``code`` is the backstop against the (negligible) chance of drawing a
+    code twice."""
     if not grants:
         return []
     rows = [

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from aimall_cart.auth import CurrentPrincipal
 from aimall_cart.carts import access, present, promotions, rules
 from aimall_cart.carts import merge as merging
 from aimall_cart.carts import service as carts
+from aimall_cart.carts.etag import IfMatch, expected_version
 from aimall_cart.carts.schemas import (
     AddItem,
     ApplyDiscount,
@@ -28,19 +28,6 @@ from aimall_cart.crypto import keyed_hash, new_guest_token
 from aimall_cart.db import Database, WriteSession, commit
 
 router = APIRouter(prefix="/v1/cart", tags=["cart"])
-
-_ETAG = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
-
-
-def expected_version(if_match: str | None) -> int | None:
-    """The version ``If-Match`` names; ``*`` names none. One ETag only: a list is refused."""
-    if if_match is None or if_match.strip() == "*":
-        return None
-    match = _ETAG.match(if_match.strip())
-    if match is None:
-        raise access.VersionMismatch('If-Match must be the cart\'s ETag, such as "3"')
-    return int(match.group(1))
 
 
 def _policy(request: Request) -> access.CartPolicy:

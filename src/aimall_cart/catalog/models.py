@@ -9,8 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aimall_cart.db import Base
 
-PRODUCT_STATUSES = ("active", "inactive")
-
 
 class Product(Base):
     __tablename__ = "products"

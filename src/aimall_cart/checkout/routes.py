@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from aimall_cart.auth import CurrentPrincipal
 from aimall_cart.carts import present
-from aimall_cart.carts.routes import IfMatch, expected_version
+from aimall_cart.carts.etag import IfMatch, expected_version
 from aimall_cart.carts.schemas import CartOut
 from aimall_cart.checkout import orders as order_service
 from aimall_cart.checkout import service as checkout

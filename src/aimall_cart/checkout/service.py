@@ -81,6 +81,24 @@ def _take_live_prices(view: access.CartView) -> None:
             item.unit_price, item.discount = offer.unit_price, offer.discount
 
 
+async def _reserve(
+    session: AsyncSession, checkout: Checkout, checks: list[rules.LineCheck], *, now: datetime
+) -> None:
+    """Hold every line's stock until the checkout expires, or refuse naming the short lines."""
+    shortages = await inventory.reserve(
+        session,
+        holder_id=checkout.cart_id,
+        quantities=rules.quantities(checks),
+        now=now,
+        expires_at=checkout.expires_at,
+    )
+    if shortages:
+        free = {s.variant_id: s.available for s in shortages}
+        raise rules.CheckoutBlocked(
+            "The stock ran out while checking out", errors=rules.shortage_problems(checks, free)
+        )
+
+
 async def start(
     session: AsyncSession,
     *,
@@ -116,18 +134,7 @@ async def start(
     )
     session.add(checkout)
     await session.flush()
-    shortages = await inventory.reserve(
-        session,
-        holder_id=checkout.cart_id,
-        quantities=rules.quantities(checks),
-        now=now,
-        expires_at=checkout.expires_at,
-    )
-    if shortages:
-        free = {s.variant_id: s.available for s in shortages}
-        raise rules.CheckoutBlocked(
-            "The stock ran out while checking out", errors=rules.shortage_problems(checks, free)
-        )
+    await _reserve(session, checkout, checks, now=now)
     cart.status, cart.locked_until = "locked", checkout.expires_at
     access.touch(cart, now)
     await session.flush()

@@ -9,12 +9,9 @@ outbox events with a few bulk INSERTs.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, bindparam, insert, update
@@ -27,25 +24,11 @@ from aimall_cart.recovery import bandit, context, outgoing, reasons, suggest
 from aimall_cart.recovery.alternatives import Alternative
 from aimall_cart.recovery.engine import Engine
 from aimall_cart.recovery.models import Decision, RecoveryCase
+from aimall_cart.recovery.plan import REMINDER, Plan, decision
 from aimall_cart.recovery.policy import RecoveryPolicy
 
 MAX_ALTERNATIVES_SHOWN = 3
-REMINDER = bandit.Action("reminder")
 _CASES: Table = RecoveryCase.__table__  # type: ignore[assignment]  # Core, so no ORM session sync
-
-
-@dataclass
-class Plan:
-    """One case's message in the making."""
-
-    case: RecoveryCase
-    cart: Cart
-    state: context.CartState
-    estimate: reasons.ReasonEstimate
-    contact: privacy.Contact
-    alternatives: list[Alternative] = field(default_factory=list)
-    action: bandit.Action = REMINDER
-    probability: float = 1.0
 
 
 class Batch:
@@ -68,6 +51,33 @@ class Batch:
         due: Sequence[tuple[RecoveryCase, Cart]],
         skipped: Counter[str],
     ) -> None:
+        observed, plans = await self._plan(session, due, skipped)
+        await self._observe(session, observed)
+        await self._find_alternatives(session, [p for p in plans if p.case.group == "ai"])
+        for plan in plans:
+            plan.action, plan.probability = self._choose(plan)
+        taken = await self._claim(session, plans)
+        skipped["taken"] += len(plans) - len(taken)
+        if taken:
+            await outgoing.write(
+                session,
+                taken,
+                settings=self.settings,
+                renderer=self.engine.renderer,
+                policy=self.policy,
+                policy_version=self.policy_version,
+                now=self.now,
+            )
+        self.sent = len(taken)
+
+    async def _plan(
+        self,
+        session: AsyncSession,
+        due: Sequence[tuple[RecoveryCase, Cart]],
+        skipped: Counter[str],
+    ) -> tuple[list[tuple[RecoveryCase, reasons.ReasonEstimate]], list[Plan]]:
+        """The holdout's cases to observe, and a plan for every other case that may be sent to;
+        why the rest are held back is counted in ``skipped``."""
         cart_ids = [case.cart_id for case, _ in due]
         user_ids = {case.user_id for case, _ in due}
         states = await context.cart_states(session, cart_ids, now=self.now)
@@ -96,16 +106,8 @@ class Batch:
                 skipped[why] += 1
             elif contact is not None:
                 recent[case.user_id] += 1  # a second cart of theirs in this batch counts too
-                plans.append(Plan(case, cart, state, estimate, contact))
-        await self._observe(session, observed)
-        await self._find_alternatives(session, [p for p in plans if p.case.group == "ai"])
-        for plan in plans:
-            plan.action, plan.probability = self._choose(plan)
-        taken = await self._claim(session, plans)
-        skipped["taken"] += len(plans) - len(taken)
-        if taken:
-            await outgoing.write(session, self, taken)
-        self.sent = len(taken)
+                plans.append(Plan(case, cart, state, estimate, contact, self.channels(contact)))
+        return observed, plans
 
     def _hold_back(self, contact: privacy.Contact | None, sent_lately: int) -> str | None:
         """Why nothing may be sent to this customer now, if anything forbids it."""
@@ -124,27 +126,6 @@ class Batch:
     def channels(self, contact: privacy.Contact) -> list[str]:
         wanted = [c for c in self.policy.channels if c in contact.channels]
         return [c for c in wanted if c != "email" or contact.email]
-
-    def decision(
-        self,
-        case: RecoveryCase,
-        estimate: reasons.ReasonEstimate,
-        action: str,
-        probability: float,
-    ) -> dict[str, Any]:
-        return {
-            "id": uuid.uuid4(),
-            "case_id": case.id,
-            "stage": case.messages_sent,
-            "group": case.group,
-            "policy_version": self.policy_version,
-            "action": action,
-            "probability": probability,
-            "primary_reason": estimate.primary,
-            "reasons": dict(estimate.probabilities),
-            "evidence": list(estimate.evidence),
-            "decided_at": self.now,
-        }
 
     async def _observe(
         self, session: AsyncSession, observed: list[tuple[RecoveryCase, reasons.ReasonEstimate]]
@@ -172,7 +153,12 @@ class Batch:
         )
         await session.execute(
             insert(Decision),
-            [self.decision(case, estimate, "none", 1.0) for case, estimate in mine],
+            [
+                decision(
+                    case, estimate, "none", 1.0, policy_version=self.policy_version, now=self.now
+                )
+                for case, estimate in mine
+            ],
         )
 
     async def _find_alternatives(self, session: AsyncSession, plans: list[Plan]) -> None:

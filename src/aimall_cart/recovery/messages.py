@@ -16,15 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from aimall_cart import mail
-
 if TYPE_CHECKING:  # that module loads scikit-learn, which rendering has no need of
     from aimall_cart.recovery.alternatives import Alternative
-
-# The delivery worker reads these events in the kernel; the recovery pass writes them from here.
-EMAIL_EVENT = mail.EMAIL_EVENT
-WEBHOOK_EVENT = mail.WEBHOOK_EVENT
-email_payload = mail.email_payload
 
 GROUPS = ("baseline", "ai")
 LAYOUTS = {"email": "_email.txt.j2", "in_app": "_short.txt.j2", "webhook": "_short.txt.j2"}

@@ -24,7 +24,8 @@ from aimall_cart.recovery.policy import RecoveryPolicy
 async def settle(
     database: Database, policy: RecoveryPolicy, *, margin_percent: int, now: datetime
 ) -> int:
-    """Close every open case whose outcome is known; how many were closed. One transaction."""
+    """Close every open case whose outcome is known; how many were closed. Part of a background
+    job, so it commits itself: all of them in one transaction, as one batch."""
     window = timedelta(hours=policy.attribution_window_hours)
     async with database.write_session() as session:
         rows = (

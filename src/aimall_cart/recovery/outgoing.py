@@ -5,24 +5,35 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimall_cart import events, mail
 from aimall_cart.carts import promotions
+from aimall_cart.carts import rules as cart_rules
+from aimall_cart.carts.models import CartItem
+from aimall_cart.config import Settings
 from aimall_cart.privacy import service as privacy
-from aimall_cart.recovery import messages
+from aimall_cart.recovery import channels, messages
 from aimall_cart.recovery.models import Decision, Notification
+from aimall_cart.recovery.plan import Plan, decision
+from aimall_cart.recovery.policy import RecoveryPolicy
 
-if TYPE_CHECKING:
-    from aimall_cart.recovery.act import Batch, Plan
 
-
-async def write(session: AsyncSession, batch: Batch, plans: list[Plan]) -> None:
-    now, settings = batch.now, batch.settings
-    expires_at = now + timedelta(hours=batch.policy.discount_valid_hours)
+async def write(
+    session: AsyncSession,
+    plans: list[Plan],
+    *,
+    settings: Settings,
+    renderer: messages.Renderer,
+    policy: RecoveryPolicy,
+    policy_version: int,
+    now: datetime,
+) -> None:
+    """Writes only: the plans' stages are already claimed by the caller's transaction."""
+    expires_at = now + timedelta(hours=policy.discount_valid_hours)
     grants = [
         promotions.Grant(plan.case.user_id, plan.case.cart_id, plan.action.discount_percent)
         for plan in plans
@@ -32,65 +43,100 @@ async def write(session: AsyncSession, batch: Batch, plans: list[Plan]) -> None:
     decisions, notes, outbox = [], [], []
     base = settings.public_base_url.rstrip("/")
     for plan in plans:
-        decision = batch.decision(plan.case, plan.estimate, plan.action.name, plan.probability)
-        decisions.append(decision)
+        row = decision(
+            plan.case,
+            plan.estimate,
+            plan.action.name,
+            plan.probability,
+            policy_version=policy_version,
+            now=now,
+        )
+        decisions.append(row)
         code = next(codes) if plan.action.discount_percent else None
         message = _context(plan, base, settings.data_key, code, expires_at)
-        for channel in batch.channels(plan.contact):
-            rendered = batch.engine.renderer.render(channel, message)
-            note = _notification(plan, decision["id"], channel, message, rendered, now)
+        for channel in plan.channels:
+            rendered = renderer.render(channel, message)
+            note = _notification(plan, row["id"], channel, message, rendered, now)
             notes.append(note)
-            if channel == "email" and plan.contact.email:
-                payload = mail.email_payload(
-                    settings.data_key,
-                    notification_id=note["id"],
-                    to=plan.contact.email,
-                    subject=rendered.subject,
-                    body=rendered.body,
-                    unsubscribe_url=message.unsubscribe_url,
-                )
-                outbox.append((mail.EMAIL_EVENT, payload))
-            elif channel == "webhook":
-                payload = messages.webhook_payload(
-                    notification_id=note["id"],
-                    user_id=plan.case.user_id,
-                    cart_id=plan.case.cart_id,
-                    context=message,
-                    rendered=rendered,
-                )
-                outbox.append((mail.WEBHOOK_EVENT, payload))
+            if event := _outbox_event(plan, channel, note["id"], message, rendered, settings):
+                outbox.append(event)
     await session.execute(insert(Decision), decisions)
     await session.execute(insert(Notification), notes)
     await events.emit_many(session, outbox, now=now)
 
 
+def _outbox_event(
+    plan: Plan,
+    channel: str,
+    notification_id: uuid.UUID,
+    message: messages.MessageContext,
+    rendered: messages.Rendered,
+    settings: Settings,
+) -> tuple[str, dict[str, Any]] | None:
+    """What the worker delivers for a channel that leaves the service; None for in-app."""
+    if channel == "email" and plan.contact.email:
+        return channels.EMAIL_EVENT, mail.email_payload(
+            settings.data_key,
+            notification_id=notification_id,
+            to=plan.contact.email,
+            subject=rendered.subject,
+            body=rendered.body,
+            unsubscribe_url=message.unsubscribe_url,
+        )
+    if channel == "webhook":
+        return channels.WEBHOOK_EVENT, messages.webhook_payload(
+            notification_id=notification_id,
+            user_id=plan.case.user_id,
+            cart_id=plan.case.cart_id,
+            context=message,
+            rendered=rendered,
+        )
+    return None
+
+
 def _context(
     plan: Plan, base: str, data_key: str, code: str | None, expires_at: datetime
 ) -> messages.MessageContext:
+    """An ai-group message carries the plan's alternatives whatever its action: the action
+    chooses the offer and the words, never whether a missing line's stand-ins are shown."""
     missing = {line.variant_id for line in plan.state.missing()}
+    lines = [
+        _line(
+            item, plan.state.offers.get(item.variant_id), available=item.variant_id not in missing
+        )
+        for item in plan.state.items
+    ]
     return messages.MessageContext(
         customer_name=plan.contact.name,
         currency=plan.cart.currency,
-        lines=[
-            messages.MessageLine(
-                item.name,
-                item.quantity,
-                item.unit_price - item.discount,
-                (item.unit_price - item.discount) * item.quantity,
-                available=item.variant_id not in missing,
-            )
-            for item in plan.state.items
-        ],
-        total=plan.state.value,
+        lines=lines,
+        total=sum(line.line_total for line in lines),
         reason=plan.estimate.primary,
         action=plan.action.name,
         group=plan.case.group,
         cart_url=f"{base}/cart",
         unsubscribe_url=privacy.unsubscribe_url(base, data_key, plan.case.user_id),
-        alternatives=plan.alternatives if plan.action.with_alternatives else (),
+        alternatives=plan.alternatives if plan.case.group == "ai" else (),
         discount_code=code,
         discount_percent=plan.action.discount_percent or None,
         discount_expires_at=expires_at if code else None,
+    )
+
+
+def _line(
+    item: CartItem, offer: cart_rules.Offer | None, *, available: bool
+) -> messages.MessageLine:
+    """The line at today's net price (what checkout would charge), with the price it was added
+    at when that differs; a line whose product left the sale keeps the price it was added at."""
+    added = item.unit_price - item.discount
+    today = offer.unit_price - offer.discount if offer is not None and offer.active else added
+    return messages.MessageLine(
+        item.name,
+        item.quantity,
+        today,
+        today * item.quantity,
+        available=available,
+        previous_unit_price=added if today != added else None,
     )
 
 

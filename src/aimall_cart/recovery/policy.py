@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aimall_cart.errors import PreconditionFailed
 from aimall_cart.recovery.models import PolicyRecord
 
 Channel = Literal["in_app", "email", "webhook"]
@@ -73,6 +74,22 @@ class PolicyOut(RecoveryPolicy):
     updated_at: datetime | None
 
 
+class PolicyIn(RecoveryPolicy):
+    """A PUT's body: the policy, and what a GET answered beside it, so a GET can be sent back.
+    ``version``, when given, must be the version in force; ``updated_at`` is the server's to set
+    and is ignored."""
+
+    version: Annotated[int, _int(0, 2**31 - 1)] | None = None
+    updated_at: datetime | None = None
+
+    def policy(self) -> RecoveryPolicy:
+        return RecoveryPolicy.model_validate(self.model_dump(exclude={"version", "updated_at"}))
+
+
+class VersionMismatch(PreconditionFailed):
+    code = "version_mismatch"
+
+
 async def current(session: AsyncSession) -> tuple[RecoveryPolicy, int]:
     """The policy in force and its version; version 0 is the defaults, before any PUT."""
     record = await session.get(PolicyRecord, 1)
@@ -89,8 +106,22 @@ async def read(session: AsyncSession) -> PolicyOut:
     return PolicyOut(**policy.model_dump(), version=record.version, updated_at=record.updated_at)
 
 
-async def replace(session: AsyncSession, policy: RecoveryPolicy, *, now: datetime) -> PolicyOut:
+async def replace(
+    session: AsyncSession,
+    policy: RecoveryPolicy,
+    *,
+    expected_version: int | None = None,
+    now: datetime,
+) -> PolicyOut:
+    """Replace the policy under its row lock; ``expected_version`` guards against overwriting a
+    change made since the caller read it."""
     record = await session.get(PolicyRecord, 1, with_for_update=True)
+    current = record.version if record is not None else 0
+    if expected_version is not None and expected_version != current:
+        raise VersionMismatch(
+            f"The policy is at version {current}, not {expected_version}; read it again",
+            current_version=current,
+        )
     document = policy.model_dump(mode="json")
     if record is None:
         record = PolicyRecord(id=1, version=1, document=document, updated_at=now)

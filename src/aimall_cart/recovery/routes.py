@@ -54,15 +54,21 @@ async def read_policy(
 
 @router.put("/v1/admin/recovery/policy", response_model=recovery_policy.PolicyOut)
 async def replace_policy(
-    body: recovery_policy.RecoveryPolicy,
+    body: recovery_policy.PolicyIn,
     session: WriteSession,
     principal: CurrentPrincipal,
     now: Now,
 ) -> recovery_policy.PolicyOut:
     """Replace the whole policy; fields left out take their defaults. Groups already assigned
-    keep their group: the split applies to customers seen from now on."""
+    keep their group: the split applies to customers seen from now on. A GET's answer may be
+    sent back as it is: its ``version`` must still be current (412 otherwise)."""
     principal.require("admin")
-    return await commit(session, lambda: recovery_policy.replace(session, body, now=now))
+    return await commit(
+        session,
+        lambda: recovery_policy.replace(
+            session, body.policy(), expected_version=body.version, now=now
+        ),
+    )
 
 
 @router.post("/v1/admin/recovery/run", response_model=PassOut)

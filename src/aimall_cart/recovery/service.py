@@ -42,6 +42,9 @@ class PassResult:
 async def run_pass(
     database: Database, settings: Settings, engine: Engine, *, now: datetime
 ) -> PassResult:
+    """A background job's use case, so it commits itself, per batch: the settlement in one
+    transaction, then each batch of newly opened cases, then each batch of due cases decided and
+    sent (``recovery_batch_size`` carts each). A failure loses its batch only."""
     async with database.read_session() as session:
         policy, version = await recovery_policy.current(session)
     result = PassResult()

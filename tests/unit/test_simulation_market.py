@@ -7,7 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from aimall_cart.recovery.market import (
+from aimall_cart.recovery.reasons import REASONS
+from aimall_cart.simulation.market import (
     CartLine,
     Customer,
     Message,
@@ -19,9 +20,8 @@ from aimall_cart.recovery.market import (
     respond,
     return_probability,
 )
-from aimall_cart.recovery.reasons import REASONS
-from aimall_cart.recovery.shoppers import Shelf, deal
-from aimall_cart.recovery.worlds import PRESETS, preset
+from aimall_cart.simulation.shoppers import Shelf, deal
+from aimall_cart.simulation.worlds import PRESETS, preset
 
 WORLD = PRESETS["balanced"]
 

@@ -1,8 +1,9 @@
 """Showing a simulation: a PNG of each group's recovery rate and net margin per cart over the
 waves, and a Rich table of the final report.
 
-matplotlib is imported inside ``save_png``, with the Agg backend (files only, no display), so the
-CLI and the API never pay for it unless a chart is asked for.
+matplotlib is an optional extra (``pip install 'aimall-cart[sim]'``), imported inside
+``save_png`` with the Agg backend (files only, no display), so the CLI never pays for it unless a
+chart is asked for.
 """
 
 from __future__ import annotations
@@ -15,11 +16,26 @@ from rich.console import Group
 from rich.table import Table
 
 from aimall_cart.recovery.report import GroupReport, Lift
-from aimall_cart.recovery.simulator import SimulationResult
+from aimall_cart.simulation.simulator import SimulationResult
 
 GROUP_ORDER = ("ai", "baseline", "holdout")
+MISSING_MATPLOTLIB = (
+    "charts need matplotlib, which is not installed: pip install 'aimall-cart[sim]'"
+)
 _STYLE = {"ai": ("tab:blue", "-"), "baseline": ("tab:orange", "-"), "holdout": ("tab:gray", "-")}
 _BLANKET_STYLE = ("tab:red", "--")
+
+
+class ChartUnavailable(RuntimeError):
+    """matplotlib, the optional ``sim`` extra, is not installed."""
+
+
+def require_matplotlib() -> None:
+    """Raises ChartUnavailable, saying how to install it, when matplotlib is missing."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as error:
+        raise ChartUnavailable(MISSING_MATPLOTLIB) from error
 
 
 def _series(result: SimulationResult, group: str) -> tuple[list[int], list[float], list[float]]:
@@ -39,6 +55,7 @@ def _series(result: SimulationResult, group: str) -> tuple[list[int], list[float
 def save_png(path: Path, results: Sequence[SimulationResult]) -> None:
     """Two panels over the waves: recovery rate, and net margin per cart, per group of the
     first run; a blanket-discount run among ``results`` adds its ai line, dashed."""
+    require_matplotlib()
     import matplotlib
 
     matplotlib.use("Agg")

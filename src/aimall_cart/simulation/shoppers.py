@@ -29,7 +29,7 @@ from aimall_cart.errors import AppError
 from aimall_cart.inventory import service as inventory
 from aimall_cart.privacy.models import Preferences
 from aimall_cart.recovery import inbox
-from aimall_cart.recovery.market import CartLine, Customer, Message, plan_return
+from aimall_cart.simulation.market import CartLine, Customer, Message, plan_return
 from aimall_cart.sql import CoreSql
 
 ADMIN = Principal(user_id="simulator", role="admin")

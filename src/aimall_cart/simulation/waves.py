@@ -1,47 +1,34 @@
-"""``aimall-cart simulate``: a synthetic market driving the real recovery engine, to measure what
-abandoned-cart recovery earns against customers whose reasons are known.
+"""The waves of a simulation: customers fill carts and leave, the catalog churns under them, the
+clock passes and recovery passes message them, they read and may come back, and each wave is
+settled and reported.
 
-Everything runs through the real code on a real database: carts and checkouts through their
-services, the catalog churn through the catalog service, time through the test clock, and the
-recovery passes exactly as the worker runs them. Each wave brings new consenting customers who
-fill carts and leave; the catalog changes under some carts; the clock passes the policy's
-inactivity and a pass messages them; they read their in-app messages, and those who come back fix
-their carts and check out. After the spacing comes a second stage, then the clock passes the
-attribution window and a pass settles the wave. Each pass settles what it can, so the policy learns
-between waves. The customers' hidden reasons never reach the database.
-
-This is an entrypoint: it commits, one transaction per batch of customers.
+An entrypoint-level client: it commits, one transaction per batch of customers.
 """
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from pydantic import TypeAdapter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aimall_cart import migrate
 from aimall_cart.carts import access
 from aimall_cart.carts.models import Cart
 from aimall_cart.clock import Clock
 from aimall_cart.config import Settings
 from aimall_cart.db import Database
 from aimall_cart.recovery import policy as recovery_policy
-from aimall_cart.recovery import report, service, shoppers
+from aimall_cart.recovery import report, service
 from aimall_cart.recovery.engine import Engine, Strategy
-from aimall_cart.recovery.market import Customer, World, draw_customer, respond
 from aimall_cart.recovery.policy import RecoveryPolicy
-from aimall_cart.recovery.report import GroupReport, ReportOut
+from aimall_cart.recovery.report import GroupReport
+from aimall_cart.simulation import shoppers
+from aimall_cart.simulation.market import Customer, World, draw_customer, respond
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -100,62 +87,10 @@ class WaveFigures:
     groups: dict[str, GroupReport]
 
 
-@dataclass(frozen=True)
-class SimulationResult:
-    world: World
-    seed: int
-    strategy: Strategy
-    policy: RecoveryPolicy
-    waves: list[WaveFigures]
-    report: ReportOut
-    ledger: Ledger
+class Run:
+    """One arm of a simulation on its own database: the engine, the policy and the clock it
+    runs under, and the ledger of what its customers did."""
 
-
-async def simulate(
-    world: World,
-    *,
-    seed: int,
-    waves: int,
-    carts_per_wave: int,
-    strategy: Strategy,
-    database_url: str | None = None,
-    progress: Progress | None = None,
-    catalog_products: int = CATALOG_PRODUCTS,
-) -> SimulationResult:
-    """Run the market for ``waves`` waves. Without ``database_url`` it runs in a fresh SQLite file
-    that is removed afterwards; a given database is migrated, must hold no carts, and is kept.
-    A smaller catalog stocks faster, at the price of fewer alternatives."""
-    async with _scratch(database_url) as url:
-        database = Database(url)
-        try:
-            run = _Run(database, world, seed=seed, strategy=strategy, progress=progress)
-            await run.prepare(products=catalog_products, customers=waves * carts_per_wave)
-            figures = [await run.wave(number, carts_per_wave) for number in range(1, waves + 1)]
-            async with database.read_session() as session:
-                final = await report.build(session, currency=CURRENCY)
-        finally:
-            await database.dispose()
-    return SimulationResult(world, seed, strategy, run.policy, figures, final, run.ledger)
-
-
-def as_json(results: Sequence[SimulationResult]) -> bytes:
-    """The runs in full, for tables and comparisons made after the fact."""
-    return TypeAdapter(list[SimulationResult]).dump_json(list(results), indent=2)
-
-
-@asynccontextmanager
-async def _scratch(database_url: str | None) -> AsyncIterator[str]:
-    if database_url is not None:
-        await asyncio.to_thread(migrate.upgrade, database_url)
-        yield database_url
-        return
-    with tempfile.TemporaryDirectory(prefix="aimall-simulation-") as folder:
-        url = f"sqlite+aiosqlite:///{Path(folder) / 'simulation.db'}"
-        await asyncio.to_thread(migrate.upgrade, url)
-        yield url
-
-
-class _Run:
     def __init__(
         self,
         database: Database,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from aimall_cart.recovery.market import Churn, Response, World
 from aimall_cart.recovery.reasons import REASONS
+from aimall_cart.simulation.market import Churn, Response, World
 
 _T = TypeVar("_T")
 

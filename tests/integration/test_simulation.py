@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,10 @@ from aimall_cart.carts.models import DiscountCode
 from aimall_cart.checkout.models import Order
 from aimall_cart.cli import app
 from aimall_cart.db import Database
-from aimall_cart.recovery import chart, simulator
 from aimall_cart.recovery.models import GROUPS, Notification, RecoveryCase
-from aimall_cart.recovery.simulator import SimulationResult
-from aimall_cart.recovery.worlds import PRESETS
+from aimall_cart.simulation import chart, simulator
+from aimall_cart.simulation.simulator import SimulationResult
+from aimall_cart.simulation.worlds import PRESETS
 
 WAVES, CARTS_PER_WAVE, PRODUCTS = 2, 120, 240
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -148,3 +149,16 @@ def test_simulate_writes_the_chart_and_the_runs(tmp_path: Path) -> None:
     assert chart_file.read_bytes().startswith(PNG_SIGNATURE)
     [run] = json.loads(runs_file.read_text())
     assert (run["seed"], run["strategy"], run["ledger"]["customers"]) == (4, "bandit", 3)
+
+
+def test_a_chart_without_matplotlib_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the sim extra were not installed
+    chart_file = tmp_path / "waves.png"
+
+    answer = CliRunner().invoke(app, ["simulate", "--waves", "1", "--chart", str(chart_file)])
+
+    assert answer.exit_code == 2
+    assert "pip install 'aimall-cart[sim]'" in " ".join(answer.output.replace("│", " ").split())
+    assert not chart_file.exists()
