@@ -7,7 +7,7 @@
 \set c random(1, :carts)
 \set p random(1, :pairs)
 BEGIN;
--- Claim: lock the cart, check it may change, bump its version (queries.claim_statement).
+-- Claim: lock the cart, check it may change, bump its version (queries.CLAIMS).
 UPDATE carts
    SET status = 'active', version = version + 1,
        locked_until = CASE WHEN status = 'locked' THEN NULL ELSE locked_until END,

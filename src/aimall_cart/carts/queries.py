@@ -5,7 +5,7 @@ import, and each is shaped to save a round trip (see DESIGN.md, "The hot path"):
 
 - a read is ``CART_BY_*``: the cart, its code, its lines, their live offers and free stock in
   one statement, one snapshot;
-- a write claims the cart with ``claim_statement`` (the lock, the checks and the version bump in
+- a write claims the cart with ``CLAIMS`` (the lock, the checks and the version bump in
   one ``UPDATE``), reads it back with ``CART_BY_ID``, reads the product it adds when it adds one,
   and changes one line: four statements at most.
 """
@@ -135,7 +135,7 @@ CART_BY_TOKEN = _cart_rows(carts.c.guest_token_hash == bindparam("owner_token_ha
 CART_BY_ID = _cart_rows(carts.c.id == bindparam("cart_id"))
 
 
-def claim_statement(*, by_user: bool, expected_version: bool) -> Update:
+def _claim_statement(*, by_user: bool, expected_version: bool) -> Update:
     """Lock the caller's open cart, check it may change, and bump its version, in one ``UPDATE``.
 
     The row lock an ``UPDATE`` takes is the cart lock; on PostgreSQL a waiting writer re-checks
@@ -164,7 +164,7 @@ def claim_statement(*, by_user: bool, expected_version: bool) -> Update:
 
 
 CLAIMS = {
-    (by_user, expected): claim_statement(by_user=by_user, expected_version=expected)
+    (by_user, expected): _claim_statement(by_user=by_user, expected_version=expected)
     for by_user in (True, False)
     for expected in (True, False)
 }
