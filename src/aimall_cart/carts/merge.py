@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from aimall_cart.auth import Principal
-from aimall_cart.carts import access, rules
+from aimall_cart.carts import access, merge_plan, rules
 from aimall_cart.carts.models import Cart, CartItem
 from aimall_cart.errors import Invalid, Unauthenticated
 
@@ -27,8 +27,8 @@ class GuestCartRequired(Invalid):
 @dataclass(slots=True)
 class MergeResult:
     view: access.CartView
-    strategy: rules.MergeStrategy
-    decisions: list[rules.MergeDecision] = field(default_factory=list)
+    strategy: merge_plan.MergeStrategy
+    decisions: list[merge_plan.MergeDecision] = field(default_factory=list)
     lines: dict[str, CartItem] = field(default_factory=dict)  # by key, for the report
 
 
@@ -61,7 +61,7 @@ async def merge(
     session: AsyncSession,
     *,
     principal: Principal,
-    strategy: rules.MergeStrategy,
+    strategy: merge_plan.MergeStrategy,
     preview: bool,
     expected_version: int | None,
     guest: access.GuestCredential,
@@ -89,12 +89,10 @@ async def merge(
 
     guest_view = await access.view(session, guest_cart, now=now)
     member_currency_fixed = bool(member_cart.items) and strategy != "replace"
-    decisions = rules.plan_merge(
-        {line.line_key: line.quantity for line in member_cart.items},
-        [
-            _guest_line(line, guest_view.offers.get(line.variant_id), guest_cart.currency)
-            for line in guest_cart.items
-        ],
+    decisions = _plan(
+        member_cart,
+        guest_cart,
+        guest_view.offers,
         strategy=strategy,
         currency=member_cart.currency if member_currency_fixed else None,
         max_lines=policy.max_lines,
@@ -110,8 +108,29 @@ async def merge(
     return MergeResult(await access.view(session, member_cart, now=now), strategy, decisions, lines)
 
 
-def _guest_line(line: CartItem, offer: rules.Offer | None, currency: str) -> rules.GuestLine:
-    return rules.GuestLine(
+def _plan(
+    member_cart: Cart,
+    guest_cart: Cart,
+    offers: dict[str, rules.Offer],
+    *,
+    strategy: merge_plan.MergeStrategy,
+    currency: str | None,
+    max_lines: int,
+) -> list[merge_plan.MergeDecision]:
+    return merge_plan.plan_merge(
+        {line.line_key: line.quantity for line in member_cart.items},
+        [
+            _guest_line(line, offers.get(line.variant_id), guest_cart.currency)
+            for line in guest_cart.items
+        ],
+        strategy=strategy,
+        currency=currency,
+        max_lines=max_lines,
+    )
+
+
+def _guest_line(line: CartItem, offer: rules.Offer | None, currency: str) -> merge_plan.GuestLine:
+    return merge_plan.GuestLine(
         key=line.line_key,
         quantity=line.quantity,
         max_quantity=offer.max_quantity if offer else line.quantity,
@@ -121,7 +140,7 @@ def _guest_line(line: CartItem, offer: rules.Offer | None, currency: str) -> rul
 
 
 def _apply(
-    member: Cart, guest: Cart, decisions: list[rules.MergeDecision], *, now: datetime
+    member: Cart, guest: Cart, decisions: list[merge_plan.MergeDecision], *, now: datetime
 ) -> dict[str, CartItem]:
     """Carry the plan out on the member cart; guest lines keep the price snapshot they were
     added with, so the shopper sees a price change flagged rather than silently applied."""

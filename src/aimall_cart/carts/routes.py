@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from aimall_cart.auth import CurrentPrincipal
-from aimall_cart.carts import access, present, promotions, rules
+from aimall_cart.carts import access, merge_plan, present, promotions
 from aimall_cart.carts import merge as merging
 from aimall_cart.carts import service as carts
 from aimall_cart.carts.etag import IfMatch, expected_version
@@ -213,7 +213,7 @@ async def remove_discount(
 
 
 def _report(result: merging.MergeResult, *, preview: bool) -> MergeReportOut:
-    def out(decision: rules.MergeDecision) -> MergeLineOut:
+    def out(decision: merge_plan.MergeDecision) -> MergeLineOut:
         line = result.lines[decision.key]
         return MergeLineOut(
             product_id=line.product_id,
