@@ -4,7 +4,7 @@ plain values out; ``service`` runs the statements."""
 
 from __future__ import annotations
 
-from aimall_cart.carts import access, queries, rules
+from aimall_cart.carts import access, rules, writes
 from aimall_cart.carts.records import CartRecord, LineRecord, ProductRecord, VariantRecord
 from aimall_cart.catalog.service import ProductNotFound
 
@@ -38,7 +38,7 @@ def snapshot(line: LineRecord, product: ProductRecord, variant: VariantRecord) -
 
 def line_values(line: LineRecord) -> dict[str, object]:
     """The parameters that write the line's quantity and snapshot."""
-    values = {f"new_{name}": getattr(line, name) for name in queries.SNAPSHOT_COLUMNS}
+    values = {f"new_{name}": getattr(line, name) for name in writes.SNAPSHOT_COLUMNS}
     return {**values, "new_quantity": line.quantity}
 
 

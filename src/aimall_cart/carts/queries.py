@@ -23,9 +23,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    delete,
     func,
-    insert,
     literal_column,
     null,
     or_,
@@ -190,7 +188,7 @@ CART_STATE_BY_USER = _cart_state(carts.c.user_id == bindparam("owner_user_id"))
 CART_STATE_BY_TOKEN = _cart_state(carts.c.guest_token_hash == bindparam("owner_token_hash"))
 
 
-def _new_values(table: Table, *columns: str) -> dict[str, BindParameter[object]]:
+def new_values(table: Table, *columns: str) -> dict[str, BindParameter[object]]:
     """``new_<column>`` parameters for the columns a write sets: compiled once, the statement
     takes the same parameters on every execution (a column's own name is SQLAlchemy's to use)."""
     return {name: bindparam(f"new_{name}", type_=table.c[name].type) for name in columns}
@@ -200,7 +198,7 @@ def _new_values(table: Table, *columns: str) -> dict[str, BindParameter[object]]
 # the writer claims the cart that won. Both dialects spell the upsert alike.
 _CART_COLUMNS = ("id", "user_id", "guest_token_hash", "currency", "version", "analytics_key")
 _NEW_CART_VALUES = {
-    **_new_values(carts, *_CART_COLUMNS),
+    **new_values(carts, *_CART_COLUMNS),
     "status": "active",
     "discount_attempts": 0,
     "created_at": NOW,
@@ -279,37 +277,4 @@ CART_WITH_LINE_PRODUCT = _cart_with_product(
     == select(items.c.product_id)
     .where(items.c.id == bindparam("line_id"), items.c.cart_id == bindparam("cart_id"))
     .scalar_subquery()
-)
-
-_LINE = items.c.id == bindparam("line_id")
-# What a line takes from the catalog when it starts or moves to another variant.
-SNAPSHOT_COLUMNS = (
-    "line_key",
-    "product_id",
-    "variant_id",
-    "options",
-    "name",
-    "thumbnail_url",
-    "unit_price",
-    "discount",
-)
-NEW_LINE = insert(items).values(
-    {
-        **_new_values(items, "id", "cart_id", "quantity", *SNAPSHOT_COLUMNS),
-        "created_at": NOW,
-        "updated_at": NOW,
-    }
-)
-SET_QUANTITY = (
-    update(items).where(_LINE).values({**_new_values(items, "quantity"), "updated_at": NOW})
-)
-REPOINT_LINE = (
-    update(items)
-    .where(_LINE)
-    .values({**_new_values(items, "quantity", *SNAPSHOT_COLUMNS), "updated_at": NOW})
-)
-DROP_LINE = delete(items).where(_LINE)
-DROP_ALL_LINES = delete(items).where(items.c.cart_id == bindparam("cart_id"))
-SET_CURRENCY = (
-    update(carts).where(carts.c.id == bindparam("cart_id")).values(_new_values(carts, "currency"))
 )

@@ -121,30 +121,9 @@ def cart_from_rows(rows: Sequence[Row]) -> CartRows | None:
     for row in rows:
         if row["line_id"] is None:
             continue  # the one row of an empty cart
-        cart.items.append(
-            LineRecord(
-                row["line_id"],
-                row["line_key"],
-                row["product_id"],
-                row["variant_id"],
-                row["name"],
-                row["thumbnail_url"],
-                row["options"],
-                row["quantity"],
-                row["unit_price"],
-                row["discount"],
-                row["line_created_at"],
-            )
-        )
+        cart.items.append(_line_of(row))
         if row["offer_variant_id"] is not None:
-            offers[row["variant_id"]] = rules.Offer(
-                active=bool(row["sold"]),
-                unit_price=row["offer_price"],
-                discount=row["offer_discount"],
-                available=_available(row["free"]),
-                min_quantity=row["min_quantity"],
-                max_quantity=row["max_quantity"],
-            )
+            offers[row["variant_id"]] = _offer_of(row)
     code = None
     if head["code"] is not None:
         code = CodeRecord(
@@ -154,6 +133,33 @@ def cart_from_rows(rows: Sequence[Row]) -> CartRows | None:
             head["code_redeemed_at"] is not None,
         )
     return CartRows(cart, offers, code)
+
+
+def _line_of(row: Row) -> LineRecord:
+    return LineRecord(
+        row["line_id"],
+        row["line_key"],
+        row["product_id"],
+        row["variant_id"],
+        row["name"],
+        row["thumbnail_url"],
+        row["options"],
+        row["quantity"],
+        row["unit_price"],
+        row["discount"],
+        row["line_created_at"],
+    )
+
+
+def _offer_of(row: Row) -> rules.Offer:
+    return rules.Offer(
+        active=bool(row["sold"]),
+        unit_price=row["offer_price"],
+        discount=row["offer_discount"],
+        available=_available(row["free"]),
+        min_quantity=row["min_quantity"],
+        max_quantity=row["max_quantity"],
+    )
 
 
 def product_from_rows(rows: Sequence[Row]) -> ProductRecord | None:

@@ -1,10 +1,10 @@
 """Cart use cases on the hot path: read, open, add, change, remove and empty.
 
-Each works on one connection in plain SQL (``queries``) and plain records, never ORM objects: a
-change claims the cart (``claims``), reads it back (with the product it adds or moves to), changes
-one line and logs the event (``journal``), and the view it answers is built from what it read and
-what it changed, not read again. Callers run the changes in a
-write transaction (``Database.write``), which commits once.
+Each works on one connection in plain SQL (``queries``, ``writes``) and plain records, never ORM
+objects: a change claims the cart (``claims``), reads it back (with the product it adds or moves
+to), changes one line and logs the event (``journal``), and the view it answers is built from what
+it read and what it changed, not read again. Callers run the changes in a write transaction
+(``Database.write``), which commits once.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import uuid
 from datetime import datetime
 
 from aimall_cart.auth import Principal
-from aimall_cart.carts import access, claims, journal, lines, queries, rules
-from aimall_cart.carts.records import CartRecord, LineRecord, ProductRecord
+from aimall_cart.carts import access, claims, journal, lines, rules, writes
+from aimall_cart.carts.records import CartRecord, LineRecord, ProductRecord, VariantRecord
 from aimall_cart.carts.schemas import AddItem, UpdateItem
 from aimall_cart.errors import Unavailable
 from aimall_cart.sql import Sql
@@ -86,20 +86,11 @@ async def add_item(
     currency = lines.check_room(cart, product, new_line=line is None, policy=policy)
     rules.check_stock(quantity, available=variant.available)
     if line is None:
-        line = LineRecord(uuid.uuid4(), key, "", "", "", None, {}, quantity, 0, 0, now)
-        lines.snapshot(line, product, variant)
-        values = {"new_id": line.id, "new_cart_id": cart.id, "now": now}
-        await sql.run(queries.NEW_LINE, {**lines.line_values(line), **values})
-        cart.items.append(line)
-        view.offers[variant.id] = product.offer(variant)
-        view.created = True
+        line = await _start_line(sql, view, cart, product, variant, quantity, now=now)
     else:
-        line.quantity = quantity
-        await sql.run(
-            queries.SET_QUANTITY, {"line_id": line.id, "new_quantity": quantity, "now": now}
-        )
+        await _set_quantity(sql, cart, line, quantity, now=now, log=False)
     if currency != cart.currency:
-        await sql.run(queries.SET_CURRENCY, {"cart_id": cart.id, "new_currency": currency})
+        await sql.run(writes.SET_CURRENCY, {"cart_id": cart.id, "new_currency": currency})
         cart.currency = currency
     added = journal.of_line("item_added", line, cart, data.quantity)
     if new_cart:
@@ -107,6 +98,37 @@ async def add_item(
     else:
         await journal.log(sql, cart, added, now=now)
     return view
+
+
+async def _start_line(
+    sql: Sql,
+    view: access.CartView,
+    cart: CartRecord,
+    product: ProductRecord,
+    variant: VariantRecord,
+    quantity: int,
+    *,
+    now: datetime,
+) -> LineRecord:
+    line = LineRecord(uuid.uuid4(), "", "", "", "", None, {}, quantity, 0, 0, now)
+    lines.snapshot(line, product, variant)
+    values = {"new_id": line.id, "new_cart_id": cart.id, "now": now}
+    await sql.run(writes.NEW_LINE, {**lines.line_values(line), **values})
+    cart.items.append(line)
+    view.offers[variant.id] = product.offer(variant)
+    view.created = True
+    return line
+
+
+async def _set_quantity(
+    sql: Sql, cart: CartRecord, line: LineRecord, quantity: int, *, now: datetime, log: bool
+) -> None:
+    """Write the line's new quantity; with ``log``, a change is logged as ``quantity_changed``."""
+    await sql.run(writes.SET_QUANTITY, {"line_id": line.id, "new_quantity": quantity, "now": now})
+    if log and quantity != line.quantity:
+        changed = journal.of_line("quantity_changed", line, cart, quantity - line.quantity)
+        await journal.log(sql, cart, changed, now=now)
+    line.quantity = quantity
 
 
 def _line(cart: CartRecord, item_id: uuid.UUID) -> LineRecord:
@@ -138,20 +160,14 @@ async def update_item(
     line = _line(cart, item_id)
     quantity = line.quantity if data.quantity is None else data.quantity
     if quantity == 0:
-        await sql.run(queries.DROP_LINE, {"line_id": line.id})
+        await sql.run(writes.DROP_LINE, {"line_id": line.id})
         cart.items.remove(line)
         await journal.log(
             sql, cart, journal.of_line("item_removed", line, cart, -line.quantity), now=now
         )
     elif not moves:
         lines.check_new_quantity(line, quantity, view.offers.get(line.variant_id))
-        await sql.run(
-            queries.SET_QUANTITY, {"line_id": line.id, "new_quantity": quantity, "now": now}
-        )
-        if quantity != line.quantity:
-            changed = journal.of_line("quantity_changed", line, cart, quantity - line.quantity)
-            await journal.log(sql, cart, changed, now=now)
-        line.quantity = quantity
+        await _set_quantity(sql, cart, line, quantity, now=now, log=True)
     else:
         product = lines.found(product, line.product_id)
         await _move_line(sql, view, cart, line, product, data, quantity=quantity, now=now)
@@ -185,32 +201,31 @@ async def _move_line(
         rules.check_stock(target, available=variant.available)
     view.offers.setdefault(variant.id, product.offer(variant))
     if twin is not None:
-        await sql.run(
-            queries.SET_QUANTITY, {"line_id": twin.id, "new_quantity": target, "now": now}
-        )
-        await sql.run(queries.DROP_LINE, {"line_id": line.id})
-        removed = journal.of_line("item_removed", line, cart, -line.quantity)
-        joined = journal.of_line("quantity_changed", twin, cart, target - twin.quantity)
-        twin.quantity = target
-        cart.items.remove(line)
-        await journal.log(sql, cart, removed, joined, now=now)
+        await _join_twin(sql, cart, line, twin, target, now=now)
         return
     if variant.id == line.variant_id:
-        await sql.run(
-            queries.SET_QUANTITY, {"line_id": line.id, "new_quantity": quantity, "now": now}
-        )
-        if quantity != line.quantity:
-            changed = journal.of_line("quantity_changed", line, cart, quantity - line.quantity)
-            await journal.log(sql, cart, changed, now=now)
-        line.quantity = quantity
+        await _set_quantity(sql, cart, line, quantity, now=now, log=True)
         return
     removed = journal.of_line("item_removed", line, cart, -line.quantity)
     line.quantity = quantity
     lines.snapshot(line, product, variant)
-    await sql.run(queries.REPOINT_LINE, {**lines.line_values(line), "line_id": line.id, "now": now})
+    await sql.run(writes.REPOINT_LINE, {**lines.line_values(line), "line_id": line.id, "now": now})
     await journal.log(
         sql, cart, removed, journal.of_line("item_added", line, cart, quantity), now=now
     )
+
+
+async def _join_twin(
+    sql: Sql, cart: CartRecord, line: LineRecord, twin: LineRecord, target: int, *, now: datetime
+) -> None:
+    """The moved line becomes its twin's: the twin takes the quantity and the line goes."""
+    await sql.run(writes.SET_QUANTITY, {"line_id": twin.id, "new_quantity": target, "now": now})
+    await sql.run(writes.DROP_LINE, {"line_id": line.id})
+    removed = journal.of_line("item_removed", line, cart, -line.quantity)
+    joined = journal.of_line("quantity_changed", twin, cart, target - twin.quantity)
+    twin.quantity = target
+    cart.items.remove(line)
+    await journal.log(sql, cart, removed, joined, now=now)
 
 
 async def remove_item(
@@ -223,7 +238,7 @@ async def remove_item(
 ) -> access.CartView:
     view, cart, _ = await claims.claimed(sql, principal, expected_version=expected_version, now=now)
     line = _line(cart, item_id)
-    await sql.run(queries.DROP_LINE, {"line_id": line.id})
+    await sql.run(writes.DROP_LINE, {"line_id": line.id})
     cart.items.remove(line)
     await journal.log(
         sql, cart, journal.of_line("item_removed", line, cart, -line.quantity), now=now
@@ -238,6 +253,6 @@ async def clear(
     if cart.items:
         removed = journal.each_line("item_removed", cart.id, direction=-1)
         await sql.run(journal.EACH_LINE, {**journal.stamp(now), **removed})
-    await sql.run(queries.DROP_ALL_LINES, {"cart_id": cart.id})
+    await sql.run(writes.DROP_ALL_LINES, {"cart_id": cart.id})
     cart.items.clear()
     return view
