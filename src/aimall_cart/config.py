@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development defaults are public knowledge, so production refuses to start with them.
@@ -52,6 +53,13 @@ class Settings(BaseSettings):
     smtp_sender: str = "AIMall <no-reply@aimall.example>"
     public_base_url: str = "http://127.0.0.1:8000"
     data_key: str = DEV_DATA_KEY
+
+    health_database_timeout_seconds: float = Field(default=2.0, gt=0)
+    # The folder where every process of one ``serve`` counts its metrics (prometheus-client's own
+    # variable, so the library and the service agree); ``serve`` makes one when it is unset.
+    metrics_dir: Path | None = Field(
+        default=None, validation_alias=AliasChoices("PROMETHEUS_MULTIPROC_DIR", "metrics_dir")
+    )
 
     embedded_worker: bool = True
     worker_tick_seconds: float = Field(default=1.0, gt=0)
