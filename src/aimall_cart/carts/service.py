@@ -1,8 +1,9 @@
 """Cart use cases on the hot path: read, open, add, change, remove and empty.
 
 Each works on one connection in plain SQL (``queries``) and plain records, never ORM objects: a
-change claims the cart (``claims``), reads it back, and changes one line, and the view it answers
-is built from what it read and what it changed, not read again. Callers run the changes in a
+change claims the cart (``claims``), reads it back (with the product it adds or moves to), changes
+one line and logs the event (``journal``), and the view it answers is built from what it read and
+what it changed, not read again. Callers run the changes in a
 write transaction (``Database.write``), which commits once.
 """
 
@@ -12,7 +13,7 @@ import uuid
 from datetime import datetime
 
 from aimall_cart.auth import Principal
-from aimall_cart.carts import access, claims, queries, records, rules
+from aimall_cart.carts import access, claims, journal, queries, rules
 from aimall_cart.carts.records import CartRecord, LineRecord, ProductRecord, VariantRecord
 from aimall_cart.carts.schemas import AddItem, UpdateItem
 from aimall_cart.catalog.service import ProductNotFound
@@ -47,10 +48,7 @@ async def open_cart(
     raise Unavailable("The cart is busy; try again", retry_after=1)
 
 
-async def _product(sql: Sql, product_id: str, *, now: datetime) -> ProductRecord:
-    params = {"product_id": product_id, "now": now}
-    rows = await sql.rows(queries.PRODUCT_WITH_VARIANTS, params)
-    product = records.product_from_rows(rows)
+def _found(product: ProductRecord | None, product_id: str) -> ProductRecord:
     if product is None:
         raise ProductNotFound(f"No product {product_id!r}", product_id=product_id)
     return product
@@ -97,17 +95,18 @@ async def add_item(
 
     The price snapshot comes from the catalog when the line starts and is kept as more is added.
     """
-    view = await claims.claim_or_create(
+    view, found = await claims.claim_or_create(
         sql,
         principal,
         expected_version=expected_version,
         guest=guest,
         currency=policy.default_currency,
+        product_id=data.product_id,
         now=now,
     )
     cart = view.cart
     assert isinstance(cart, CartRecord)
-    product = await _product(sql, data.product_id, now=now)
+    product = _found(found, data.product_id)
     variant = _choose(product, variant_id=data.variant_id, options=data.options)
     bounds = {"min_quantity": product.min_quantity, "max_quantity": product.max_quantity}
     if data.quantity < 1:
@@ -134,6 +133,7 @@ async def add_item(
     if currency != cart.currency:
         await sql.run(queries.SET_CURRENCY, {"cart_id": cart.id, "new_currency": currency})
         cart.currency = currency
+    await journal.log(sql, cart, journal.of_line("item_added", line, cart, data.quantity), now=now)
     return view
 
 
@@ -175,20 +175,34 @@ async def update_item(
 ) -> access.CartView:
     """Change a line's quantity or variant; a line that becomes identical to another joins it.
     A quantity of 0 removes the line."""
-    view, cart = await claims.claimed(sql, principal, expected_version=expected_version, now=now)
+    moves = data.variant_id is not None or data.options is not None
+    view, cart, product = await claims.claimed(
+        sql,
+        principal,
+        expected_version=expected_version,
+        line_product=item_id if moves else None,
+        now=now,
+    )
     line = _line(cart, item_id)
     quantity = line.quantity if data.quantity is None else data.quantity
     if quantity == 0:
         await sql.run(queries.DROP_LINE, {"line_id": line.id})
         cart.items.remove(line)
-    elif data.variant_id is None and data.options is None:
+        await journal.log(
+            sql, cart, journal.of_line("item_removed", line, cart, -line.quantity), now=now
+        )
+    elif not moves:
         _check_new_quantity(line, quantity, view.offers.get(line.variant_id))
         await sql.run(
             queries.SET_QUANTITY, {"line_id": line.id, "new_quantity": quantity, "now": now}
         )
+        if quantity != line.quantity:
+            changed = journal.of_line("quantity_changed", line, cart, quantity - line.quantity)
+            await journal.log(sql, cart, changed, now=now)
         line.quantity = quantity
     else:
-        await _move_line(sql, view, cart, line, data, quantity=quantity, now=now)
+        product = _found(product, line.product_id)
+        await _move_line(sql, view, cart, line, product, data, quantity=quantity, now=now)
     return view
 
 
@@ -224,6 +238,7 @@ async def _move_line(
     view: access.CartView,
     cart: CartRecord,
     line: LineRecord,
+    product: ProductRecord,
     data: UpdateItem,
     *,
     quantity: int,
@@ -231,7 +246,6 @@ async def _move_line(
 ) -> None:
     """Point the line at another variant (by id, or by options merged over its own), joining
     the line that already holds that variant if there is one."""
-    product = await _product(sql, line.product_id, now=now)
     options = (
         {**line.options, **data.options} if data.options and not data.variant_id else data.options
     )
@@ -250,17 +264,28 @@ async def _move_line(
             queries.SET_QUANTITY, {"line_id": twin.id, "new_quantity": target, "now": now}
         )
         await sql.run(queries.DROP_LINE, {"line_id": line.id})
+        removed = journal.of_line("item_removed", line, cart, -line.quantity)
+        joined = journal.of_line("quantity_changed", twin, cart, target - twin.quantity)
         twin.quantity = target
         cart.items.remove(line)
+        await journal.log(sql, cart, removed, joined, now=now)
         return
-    line.quantity = quantity
     if variant.id == line.variant_id:
         await sql.run(
             queries.SET_QUANTITY, {"line_id": line.id, "new_quantity": quantity, "now": now}
         )
+        if quantity != line.quantity:
+            changed = journal.of_line("quantity_changed", line, cart, quantity - line.quantity)
+            await journal.log(sql, cart, changed, now=now)
+        line.quantity = quantity
         return
+    removed = journal.of_line("item_removed", line, cart, -line.quantity)
+    line.quantity = quantity
     _snapshot(line, product, variant)
     await sql.run(queries.REPOINT_LINE, {**_line_values(line), "line_id": line.id, "now": now})
+    await journal.log(
+        sql, cart, removed, journal.of_line("item_added", line, cart, quantity), now=now
+    )
 
 
 async def remove_item(
@@ -271,17 +296,23 @@ async def remove_item(
     expected_version: int | None,
     now: datetime,
 ) -> access.CartView:
-    view, cart = await claims.claimed(sql, principal, expected_version=expected_version, now=now)
+    view, cart, _ = await claims.claimed(sql, principal, expected_version=expected_version, now=now)
     line = _line(cart, item_id)
     await sql.run(queries.DROP_LINE, {"line_id": line.id})
     cart.items.remove(line)
+    await journal.log(
+        sql, cart, journal.of_line("item_removed", line, cart, -line.quantity), now=now
+    )
     return view
 
 
 async def clear(
     sql: Sql, *, principal: Principal, expected_version: int | None, now: datetime
 ) -> access.CartView:
-    view, cart = await claims.claimed(sql, principal, expected_version=expected_version, now=now)
+    view, cart, _ = await claims.claimed(sql, principal, expected_version=expected_version, now=now)
+    if cart.items:
+        removed = journal.each_line("item_removed", cart.id, direction=-1)
+        await sql.run(journal.EACH_LINE, {**journal.stamp(now), **removed})
     await sql.run(queries.DROP_ALL_LINES, {"cart_id": cart.id})
     cart.items.clear()
     return view

@@ -131,13 +131,11 @@ function drawSeries(series) {
     tension: 0.25, pointRadius: series.length > 45 ? 0 : 2.5, borderWidth: 2,
   });
   const datasets = [
-    line("Carts", "carts", COLORS.carts),
+    line("Carts with items", "carts", COLORS.carts),
     line("Abandoned", "abandoned_carts", COLORS.abandoned),
     line("Converted", "converted_carts", COLORS.converted),
   ];
-  if (series.some((day) => "recovered_carts" in day)) {
-    datasets.push(line("Recovered", "recovered_carts", COLORS.recovered));
-  }
+  datasets.push(line("Recovered", "recovered_carts", COLORS.recovered));
   draw("series-chart", {
     type: "line",
     data: { labels: series.map((day) => day.date), datasets },
@@ -285,15 +283,15 @@ async function loadHealth() {
 async function loadAnalytics() {
   const query = new URLSearchParams({ from: $("from").value, to: $("to").value });
   const analytics = await api(`/v1/admin/analytics?${query}`);
-  state.currency = analytics.currency || state.currency;
-  const view = { ...analytics, recovery: analytics.recovery ?? {} };
-  fill(view);
+  state.currency = analytics.currency;
+  fill(analytics);
   drawFunnel(analytics.funnel);
-  drawSeries(analytics.series ?? []);
-  drawRecovery(view.recovery);
-  drawReasons(analytics.reasons ?? {});
-  listProducts(analytics.top_abandoned_products ?? []);
-  $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+  drawSeries(analytics.series);
+  drawRecovery(analytics.recovery);
+  drawReasons(analytics.reasons);
+  listProducts(analytics.most_abandoned_products);
+  $("updated").textContent = analytics.as_of
+    ? `figures as of ${format.time(analytics.as_of)}` : "figures not rolled up yet";
   document.body.dataset.loaded = "true";
 }
 
