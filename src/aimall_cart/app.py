@@ -256,4 +256,5 @@ def _add_middleware(
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, send_problem=_send_problem)
     app.add_middleware(RequestId)
-    app.add_middleware(metrics.RequestMetrics, routes=app.router.routes, operation_tag="cart")
+    every_route = [route for router in ROUTERS for route in router.routes]
+    app.add_middleware(metrics.RequestMetrics, routes=every_route, operation_tag="cart")

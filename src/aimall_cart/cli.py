@@ -131,11 +131,12 @@ def server_app() -> FastAPI:
 @app.command(name="worker")
 def run_worker() -> None:
     """Run the background jobs until interrupted (when servers run with --no-worker)."""
-    from aimall_cart import worker
-    from aimall_cart.db import Database
-
     settings = get_settings()
     logs.configure(settings.log_level)
+    if settings.metrics_dir is not None:  # count into the folder the servers expose
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(settings.metrics_dir)
+    from aimall_cart import worker  # after the folder is set: it loads prometheus-client
+    from aimall_cart.db import Database
 
     async def main() -> None:
         database = Database(settings.database_url)

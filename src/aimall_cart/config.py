@@ -55,10 +55,13 @@ class Settings(BaseSettings):
     data_key: str = DEV_DATA_KEY
 
     health_database_timeout_seconds: float = Field(default=2.0, gt=0)
-    # The folder where every process of one ``serve`` counts its metrics (prometheus-client's own
-    # variable, so the library and the service agree); ``serve`` makes one when it is unset.
+    # The folder where every process of one ``serve`` counts its metrics; ``serve`` makes one
+    # when it is unset. prometheus-client's own variable names it too.
     metrics_dir: Path | None = Field(
-        default=None, validation_alias=AliasChoices("PROMETHEUS_MULTIPROC_DIR", "metrics_dir")
+        default=None,
+        validation_alias=AliasChoices(
+            "AIMALL_CART_METRICS_DIR", "PROMETHEUS_MULTIPROC_DIR", "metrics_dir"
+        ),
     )
 
     # Analytics: figures trail the event log by at most this long (the worker's roll-up period

@@ -62,6 +62,9 @@ PROBLEMS = Counter(
 )
 
 
+_Series = tuple[Counter, Histogram, Counter | None]
+
+
 def count_problem(code: str) -> None:
     PROBLEMS.labels(code).inc()
     conflicts.record(code)
@@ -85,6 +88,8 @@ class RequestMetrics:
         self.app = app
         self.routes = routes
         self.operation_tag = operation_tag
+        # Bounded: routes x methods x the statuses the service answers.
+        self._series: dict[tuple[str, int, int], _Series] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -106,12 +111,25 @@ class RequestMetrics:
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
         route = scope.get("route") or self._match(scope)
+        key = (scope["method"], id(route), status)  # routes live as long as the app
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = self._new_series(scope["method"], route, status)
+        count, latency, operation = series
+        count.inc()
+        latency.observe(seconds)
+        if operation is not None:
+            operation.inc()
+
+    def _new_series(self, method: str, route: BaseRoute | None, status: int) -> _Series:
+        """The labelled children of one (method, route, status), looked up once: labelling
+        costs more than counting."""
         template = getattr(route, "path", None) or UNMATCHED_ROUTE
-        labels = (scope["method"], template, str(status))
-        REQUESTS.labels(*labels).inc()
-        LATENCY.labels(*labels).observe(seconds)
+        labels = (method, template, str(status))
+        operation = None
         if self.operation_tag is not None and self.operation_tag in getattr(route, "tags", ()):
-            CART_OPERATIONS.labels(getattr(route, "name", template), _outcome(status)).inc()
+            operation = CART_OPERATIONS.labels(getattr(route, "name", template), _outcome(status))
+        return REQUESTS.labels(*labels), LATENCY.labels(*labels), operation
 
     def _match(self, scope: Scope) -> BaseRoute | None:
         for route in self.routes:

@@ -130,3 +130,22 @@ async def test_metrics_need_no_credentials_and_name_every_family(
     assert types["aimall_cart_recovery_messages"] == "counter"
     assert types["aimall_cart_outbox_events"] == "gauge"
     assert all(name.startswith("aimall_cart_") for name in types if name.startswith("aimall"))
+
+
+async def test_an_idempotent_replay_is_counted_under_its_route_template(
+    client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
+) -> None:
+    await shirt(client, settings)
+    line = {"product_id": "shirt", "variant_id": "shirt-red-m", "quantity": 1}
+    keyed = {**member, "Idempotency-Key": f"add-{uuid.uuid4()}"}
+    before = await scrape(client)
+    first = await client.post("/v1/cart/items", json=line, headers=keyed)
+    replay = await client.post("/v1/cart/items", json=line, headers=keyed)
+    assert replay.status_code == first.status_code == 201
+    assert replay.json() == first.json()
+    after = await scrape(client)
+    added = {"method": "POST", "route": "/v1/cart/items", "status": "201"}
+    grown = value(after, "aimall_cart_http_requests_total", **added) - value(
+        before, "aimall_cart_http_requests_total", **added
+    )
+    assert grown == 2
