@@ -10,13 +10,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
+from aimall_cart.carts.models import Cart, CartEvent
 from aimall_cart.config import Settings
+from aimall_cart.db import Database
 from aimall_cart.recovery.engine import Engine
 from tests.answers import problem_of
 from tests.builders import admin, bearer, make_product, make_variant, put_product, shirt
@@ -276,3 +280,68 @@ async def test_an_admin_names_the_seller_and_a_range_in_order(
         422,
         "invalid_range",
     )
+    problem_of(
+        await client.get(
+            "/v1/admin/analytics", params={"to": "0001-01-02"}, headers=admin(settings)
+        ),
+        422,
+        "invalid_range",
+    )
+
+
+async def _log_of(app: FastAPI) -> list[tuple[str, str | None, int, int, str | None]]:
+    database: Database = app.state.database
+    async with database.read_session() as session:
+        rows = await session.execute(
+            select(
+                CartEvent.kind,
+                CartEvent.variant_id,
+                CartEvent.quantity_delta,
+                CartEvent.value,
+                CartEvent.seller_id,
+            ).order_by(CartEvent.id)
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+async def test_every_cart_change_is_logged_and_a_refused_one_is_not(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await shirt(client, settings, price=1000)
+    add = {"product_id": "shirt", "variant_id": "shirt-red-m", "quantity": 2}
+    first = await client.post("/v1/cart/items", json=add)
+    guest = {"X-Cart-Token": first.headers["X-Cart-Token"]}
+    line = first.json()["items"][0]["id"]
+    await client.post("/v1/cart/items", json={**add, "quantity": 1}, headers=guest)
+    await client.patch(f"/v1/cart/items/{line}", json={"quantity": 5}, headers=guest)
+    refused = await client.patch(f"/v1/cart/items/{line}", json={"quantity": 99}, headers=guest)
+    assert refused.status_code == 422
+    await client.patch(f"/v1/cart/items/{line}", json={"variant_id": "shirt-blue-l"}, headers=guest)
+    await client.delete(f"/v1/cart/items/{line}", headers=guest)
+    assert await _log_of(app) == [
+        ("cart_created", None, 0, 0, None),
+        ("item_added", "shirt-red-m", 2, 2000, SELLER_1),
+        ("item_added", "shirt-red-m", 1, 1000, SELLER_1),
+        ("quantity_changed", "shirt-red-m", 2, 2000, SELLER_1),
+        ("item_removed", "shirt-red-m", -5, -5000, SELLER_1),
+        ("item_added", "shirt-blue-l", 5, 5000, SELLER_1),
+        ("item_removed", "shirt-blue-l", -5, -5000, SELLER_1),
+    ]
+
+
+async def test_the_log_names_the_cart_only_by_its_random_key(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await shirt(client, settings)
+    member = bearer(settings, "u-9")
+    add = {"product_id": "shirt", "variant_id": "shirt-red-m", "quantity": 1}
+    cart = (await client.post("/v1/cart/items", json=add, headers=member)).json()
+    database: Database = app.state.database
+    async with database.read_session() as session:
+        keys = set(await session.scalars(select(CartEvent.cart_key)))
+        key = await session.scalar(
+            select(Cart.analytics_key).where(Cart.id == uuid.UUID(cart["id"]))
+        )
+    assert keys == {key}
+    assert len(key or "") == 32
+    assert key != uuid.UUID(cart["id"]).hex

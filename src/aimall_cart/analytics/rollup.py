@@ -1,9 +1,10 @@
 """Rolling the cart event log up by day, per product, per seller and for the platform.
 
-A refresh recomputes whole days, from the earliest day with events it has not read (and never
-later than yesterday, which catches an event that committed after a higher id was read), so it
-is idempotent and exact. The state row is the lock: two workers refreshing at once take turns.
-The caller commits.
+A refresh recomputes whole days, from the earliest day with events it has not read, and never
+later than the day the previous refresh ran a few minutes before (an event can commit after one
+with a higher id was read, but only as late as a transaction lasts), so it is idempotent and
+exact, and in the steady state redoes today only. The state row is the lock: two workers
+refreshing at once take turns. The caller commits.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ from aimall_cart.carts.models import CartEvent
 
 _daily = cast(Table, DailyFigures.__table__)
 _earlier = aliased(CartEvent)
+
+# Longer than any transaction that writes events lasts (the longest, a recovery batch, takes
+# seconds): no event commits later than this after it was stamped.
+LATE_COMMIT_MARGIN = timedelta(minutes=5)
 
 # A cart takes a product when a line of it is added or merged in.
 _TAKES = ("item_added", "cart_merged")
@@ -132,15 +137,15 @@ async def refresh(session: AsyncSession, *, now: datetime) -> int:
     """Bring the roll-ups up to the events committed so far; answers how many days it redid."""
     state = await session.get(RollupState, 1, with_for_update=True)
     if state is None:
-        state = RollupState(id=1, last_event_id=0, refreshed_at=now)
+        state = RollupState(id=1, last_event_id=0, refreshed_at=now - LATE_COMMIT_MARGIN)
         session.add(state)
         await session.flush()
     newest = await session.scalar(select(func.max(CartEvent.id)))
     unread = await session.scalar(
         select(func.min(CartEvent.day)).where(CartEvent.id > state.last_event_id)
     )
-    yesterday = (now - timedelta(days=1)).date()
-    since = min(unread, yesterday) if unread is not None else yesterday
+    late = (state.refreshed_at - LATE_COMMIT_MARGIN).date()
+    since = min(unread, late) if unread is not None else late
     await session.execute(delete(_daily).where(_daily.c.day >= since))
     for statement in _grains(since):
         await session.execute(statement)

@@ -4,7 +4,7 @@ the value sitting in open carts now, from the carts themselves."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -32,10 +32,17 @@ class ProductFigures:
     figures: Figures
 
 
+# Days a question may name: anything else is a typo, and would overflow the date arithmetic.
+EARLIEST, LATEST = date(2000, 1, 1), date(9998, 12, 31)
+
+
 def day_range(first: date | None, last: date | None, *, today: date) -> tuple[date, date]:
     """``first`` to ``last`` inclusive; by default the 30 days that end today."""
     last = last or today
-    first = first or date.fromordinal(last.toordinal() - 29)
+    for day in (first, last):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise InvalidRange(f"Days run from {EARLIEST} to {LATEST}", day=str(day))
+    first = first or max(last - timedelta(days=29), EARLIEST)
     if first > last:
         raise InvalidRange("`from` is after `to`", first=str(first), last=str(last))
     if (last - first).days >= MAX_RANGE_DAYS:

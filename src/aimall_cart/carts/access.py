@@ -125,7 +125,8 @@ async def create(
         if existing is None:
             raise
         return existing, False
-    await session.execute(journal.CART_CREATED, journal.stamp(now, cart.analytics_key))
+    created = {**journal.stamp(now, cart.analytics_key), **journal.cart_created(cart.currency)}
+    await session.execute(journal.LINE_EVENTS[1], created)
     return cart, True
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from aimall_cart.auth import Principal
-from aimall_cart.carts import access, journal, queries, records
+from aimall_cart.carts import access, queries, records
 from aimall_cart.carts.models import new_analytics_key
 from aimall_cart.carts.records import CartRecord, ProductRecord
 from aimall_cart.errors import Unavailable
@@ -98,7 +98,7 @@ async def create(
     now: datetime,
 ) -> CartRecord | None:
     """A new open cart for the caller, or ``None`` when a concurrent request just made this
-    member's (claim that one)."""
+    member's (claim that one). The caller logs ``cart_created`` with its own change's events."""
     key = new_analytics_key()
     cart = CartRecord(
         uuid.uuid4(), principal.user_id, "active", currency, version, None, now, now, key
@@ -115,10 +115,7 @@ async def create(
             "now": now,
         },
     )
-    if created is None:
-        return None
-    await sql.run(journal.CART_CREATED, journal.stamp(now, key))
-    return cart
+    return None if created is None else cart
 
 
 def fresh_view(cart: CartRecord, *, guest: access.GuestCredential) -> access.CartView:

@@ -70,15 +70,6 @@ LINE_EVENTS: dict[int, Insert] = {
     2: insert(events).values([_line_row("_0"), _line_row("_1")]),
 }
 
-CART_CREATED = insert(events).values(
-    occurred_at=_NOW,
-    day=_DAY,
-    kind="cart_created",
-    cart_key=_CART_KEY,
-    quantity_delta=0,
-    value=0,
-)
-
 # One event per line of the cart, as it stands: a checkout, an abandonment, emptying the cart.
 # ``direction`` is 1 (the lines as they are) or -1 (the lines leave the cart).
 _DIRECTION = bindparam("direction", type_=Integer())
@@ -143,6 +134,19 @@ def line_event(
         "event_variant_id": variant_id,
         "event_quantity_delta": quantity_delta,
         "event_value": quantity_delta * unit_net_price,
+        "event_currency": currency,
+    }
+
+
+def cart_created(currency: str) -> dict[str, Any]:
+    """``cart_created`` as a row of ``LINE_EVENTS`` (no line: no product, hence no seller), so a
+    cart made by an add logs both events in one statement."""
+    return {
+        "event_kind": "cart_created",
+        "event_product_id": None,
+        "event_variant_id": None,
+        "event_quantity_delta": 0,
+        "event_value": 0,
         "event_currency": currency,
     }
 
