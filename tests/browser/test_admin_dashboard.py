@@ -40,8 +40,10 @@ def _chromium() -> str:
     return found
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One server for the module: the customer is turned away before any history matters."""
+    tmp_path = tmp_path_factory.mktemp("dashboard")
     port = free_port()
     env = {
         **os.environ,
@@ -204,6 +206,22 @@ def test_an_admin_sees_the_apis_figures_drawn(server: str, tmp_path: Path) -> No
                 "#products tbody tr", "rows => rows.map(r => r.dataset.product)"
             )
             assert products == [p["product_id"] for p in shown["most_abandoned_products"]]
+            sellers = page.eval_on_selector_all(
+                "#sellers tbody tr",
+                "rows => rows.map(r => [...r.cells].map(c => c.textContent))",
+            )
+            assert sellers == [
+                [
+                    s["seller_id"],
+                    _formatted(s["carts"], "count"),
+                    _formatted(s["converted_carts"], "count"),
+                    _formatted(s["abandoned_carts"], "count"),
+                    _formatted(s["recovered_carts"], "count"),
+                    _formatted(s["abandonment_rate"], "rate"),
+                    _formatted(s["value_in_open_carts"], "money"),
+                ]
+                for s in shown["sellers"]
+            ]
             health = api.get("/v1/admin/health", headers=admin).json()
             assert page.inner_text("#health-status") == health["status"] == "ok"
             assert page.inner_text("#lift-interval")

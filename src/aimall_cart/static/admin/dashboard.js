@@ -214,6 +214,17 @@ function listProducts(products) {
   }));
 }
 
+function listSellers(sellers) {
+  $("sellers").tBodies[0].replaceChildren(...sellers.map((s) => {
+    const tr = row([
+      s.seller_id, format.count(s.carts), format.count(s.converted_carts), format.count(s.abandoned_carts),
+      format.count(s.recovered_carts), format.rate(s.abandonment_rate), format.money(s.value_in_open_carts),
+    ]);
+    tr.dataset.seller = s.seller_id;
+    return tr;
+  }));
+}
+
 // ---- health -------------------------------------------------------------------------------
 
 function fact(list, name, value, level = "") {
@@ -289,6 +300,7 @@ async function loadAnalytics() {
   drawSeries(analytics.series);
   drawRecovery(analytics.recovery);
   drawReasons(analytics.reasons);
+  listSellers(analytics.sellers);
   listProducts(analytics.most_abandoned_products);
   $("updated").textContent = analytics.as_of
     ? `figures as of ${format.time(analytics.as_of)}` : "figures not rolled up yet";
