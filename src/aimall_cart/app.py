@@ -18,7 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import Send
 
-from aimall_cart import __version__, logs, worker
+from aimall_cart import __version__, conflicts, logs, metrics, pages, worker
 from aimall_cart.analytics.routes import router as analytics_router
 from aimall_cart.auth import TokenVerifier
 from aimall_cart.carts.routes import router as cart_router
@@ -41,6 +41,7 @@ from aimall_cart.errors import (
 )
 from aimall_cart.idempotency import IdempotencyKeys
 from aimall_cart.middleware import BodyLimit, RequestId, request_id
+from aimall_cart.monitoring.routes import router as monitoring_router
 from aimall_cart.operations import router as operations_router
 from aimall_cart.privacy.routes import router as privacy_router
 from aimall_cart.recovery.routes import router as recovery_router
@@ -100,6 +101,7 @@ def _status_of(error: AppError) -> int:
 
 
 def problem_body(status: int, code: str, title: str, detail: str, **extra: Any) -> bytes:
+    metrics.count_problem(code)
     body = {"type": PROBLEM_TYPE + code, "title": title, "status": status, "detail": detail}
     body["code"] = code
     body.update({k: v for k, v in extra.items() if v is not None})
@@ -208,6 +210,8 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Fa
         version=__version__,
         description="Carts for guests and members, live flags, checkout and recovery.",
         lifespan=lifespan,
+        docs_url=None,  # served by pages, from the package's own copy of Swagger UI
+        redoc_url=None,
     )
     clock = Clock(database if settings.test_clock else None)
     verifier = TokenVerifier(settings)
@@ -215,10 +219,12 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Fa
     app.state.database = database
     app.state.clock = clock
     app.state.token_verifier = verifier
+    conflicts.recent.share_in(settings.metrics_dir)
     _register_error_handlers(app)
     _add_middleware(app, settings, database, verifier, clock)
     for router in ROUTERS:
         app.include_router(router, responses=PROBLEM_RESPONSES)
+    pages.add_to(app)
     return app
 
 
@@ -231,13 +237,15 @@ ROUTERS = (
     recovery_router,
     analytics_router,
     operations_router,
+    monitoring_router,
 )
 
 
 def _add_middleware(
     app: FastAPI, settings: Settings, database: Database, verifier: TokenVerifier, clock: Clock
 ) -> None:
-    """Outermost last: a request meets its id, then the body limit, then idempotency."""
+    """Outermost last: a request is counted and timed, meets its id, then the body limit, then
+    idempotency. Cart operations are the requests to the routes tagged ``cart``."""
     app.add_middleware(
         IdempotencyKeys,
         settings=settings,
@@ -248,3 +256,5 @@ def _add_middleware(
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, send_problem=_send_problem)
     app.add_middleware(RequestId)
+    every_route = [route for router in ROUTERS for route in router.routes]
+    app.add_middleware(metrics.RequestMetrics, routes=every_route, operation_tag="cart")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -62,6 +65,7 @@ def serve(
     run_worker_too = settings.embedded_worker if worker is None else worker
     # The server processes build their settings from the environment.
     os.environ["AIMALL_CART_EMBEDDED_WORKER"] = str(run_worker_too and processes == 1).lower()
+    metrics_dir = _shared_metrics_dir(settings.metrics_dir)
     if migrate if migrate is not None else settings.is_sqlite:
         migrations.upgrade(settings.database_url)
     background = None
@@ -87,6 +91,24 @@ def serve(
         if background is not None:
             background.terminate()
             background.wait(timeout=30)
+        if settings.metrics_dir is None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _shared_metrics_dir(configured: Path | None) -> Path:
+    """The folder where this serve's processes (servers and worker) count their metrics, so any
+    of them can answer /metrics with the totals of all: the configured one, emptied of an earlier
+    run's counts, or a new temporary one. Set before prometheus-client is imported anywhere."""
+    if configured is None:
+        folder = Path(tempfile.mkdtemp(prefix="aimall-cart-metrics-"))
+    else:
+        folder = configured
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in (*folder.glob("*.db"), *folder.glob("conflicts-*.json")):
+            stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    get_settings.cache_clear()  # this process's server reads the folder from its settings
+    return folder
 
 
 def _server_processes(requested: int | None, *, is_sqlite: bool) -> int:
@@ -109,11 +131,12 @@ def server_app() -> FastAPI:
 @app.command(name="worker")
 def run_worker() -> None:
     """Run the background jobs until interrupted (when servers run with --no-worker)."""
-    from aimall_cart import worker
-    from aimall_cart.db import Database
-
     settings = get_settings()
     logs.configure(settings.log_level)
+    if settings.metrics_dir is not None:  # count into the folder the servers expose
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(settings.metrics_dir)
+    from aimall_cart import worker  # after the folder is set: it loads prometheus-client
+    from aimall_cart.db import Database
 
     async def main() -> None:
         database = Database(settings.database_url)

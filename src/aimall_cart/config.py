@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development defaults are public knowledge, so production refuses to start with them.
@@ -52,6 +53,16 @@ class Settings(BaseSettings):
     smtp_sender: str = "AIMall <no-reply@aimall.example>"
     public_base_url: str = "http://127.0.0.1:8000"
     data_key: str = DEV_DATA_KEY
+
+    health_database_timeout_seconds: float = Field(default=2.0, gt=0)
+    # The folder where every process of one ``serve`` counts its metrics; ``serve`` makes one
+    # when it is unset. prometheus-client's own variable names it too.
+    metrics_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "AIMALL_CART_METRICS_DIR", "PROMETHEUS_MULTIPROC_DIR", "metrics_dir"
+        ),
+    )
 
     # Analytics: figures trail the event log by at most this long (the worker's roll-up period
     # is half of it); a seller never sees a figure drawn from fewer distinct carts than this.

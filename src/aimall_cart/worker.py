@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from aimall_cart import delivery, health, idempotency
+from aimall_cart import delivery, health, idempotency, metrics
 from aimall_cart.checkout import handoff as _order_handoff  # noqa: F401  registers order.*
 from aimall_cart.checkout import service as checkout
 from aimall_cart.clock import Clock
@@ -50,6 +50,7 @@ class Context:
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     )
     recovery_engine: Engine | None = None  # built on the first recovery pass
+    job_runs: dict[str, datetime] = field(default_factory=dict)  # job name -> last finished
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +61,15 @@ class Job:
 
 
 async def heartbeat(context: Context, now: datetime) -> int:
-    """This worker's heartbeat row, in one transaction it commits."""
+    """This worker's heartbeat row, with when each job last finished, in one transaction it
+    commits."""
     async with context.database.write_session() as session:
         await health.beat(
-            session, worker_id=context.worker_id, started_at=context.started_at, now=now
+            session,
+            worker_id=context.worker_id,
+            started_at=context.started_at,
+            now=now,
+            jobs=context.job_runs,
         )
         await session.commit()
     return 0
@@ -89,6 +95,7 @@ async def expire_checkouts(context: Context, now: datetime, *, most: int = 200) 
     async with context.database.write_session() as session:
         await inventory.release_expired(session, now=now, limit=500, skip_locked=True)
         await session.commit()
+    metrics.CHECKOUTS.labels("expired").inc(expired)
     return expired
 
 
@@ -124,7 +131,7 @@ async def refresh_analytics(context: Context, now: datetime) -> int:
 
 
 JOBS = (
-    Job("heartbeat", timedelta(seconds=10), heartbeat),
+    Job("heartbeat", health.HEARTBEAT_INTERVAL, heartbeat),
     Job("deliver-events", timedelta(seconds=1), deliver_events),
     Job("expire-checkouts", timedelta(seconds=5), expire_checkouts),
     Job("purge-idempotency-keys", timedelta(minutes=10), purge_idempotency_keys),
@@ -167,11 +174,10 @@ def jobs(settings: Settings) -> tuple[Job, ...]:
 async def run_forever(
     database: Database, settings: Settings, clock: Clock, *, stop: asyncio.Event
 ) -> None:
-    last_run: dict[str, datetime] = {}
     scheduled = jobs(settings)
     async with httpx.AsyncClient() as http:
         context = Context(database, settings, http, started_at=await clock.now())
         while not stop.is_set():
-            await run_due(context, clock, last_run, scheduled)
+            await run_due(context, clock, context.job_runs, scheduled)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=settings.worker_tick_seconds)

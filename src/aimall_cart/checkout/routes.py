@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 
+from aimall_cart import metrics
 from aimall_cart.auth import CurrentPrincipal
 from aimall_cart.carts import present
 from aimall_cart.carts.etag import IfMatch, expected_version
@@ -62,6 +63,7 @@ async def start_checkout(
             now=now,
         ),
     )
+    metrics.CHECKOUTS.labels("started").inc()
     return _render(result, response)
 
 
@@ -90,6 +92,7 @@ async def complete_checkout(
             now=now,
         ),
     )
+    metrics.CHECKOUTS.labels("completed").inc()
     response.headers["Location"] = f"/v1/orders/{order.id}"
     return OrderOut.model_validate(order_service.document(order))
 
@@ -100,6 +103,7 @@ async def cancel_checkout(
 ) -> CartOut:
     """Release the reservation and unlock the cart."""
     view = await commit(session, lambda: checkout.cancel(session, principal=principal, now=now))
+    metrics.CHECKOUTS.labels("cancelled").inc()
     response.headers["ETag"] = f'"{view.cart.version}"'
     return present.cart_body(view)
 

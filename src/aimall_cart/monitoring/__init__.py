@@ -1,0 +1,1 @@
+"""What operators watch: the health report, the Prometheus scrape and the admin dashboard."""
