@@ -41,6 +41,7 @@ from aimall_cart import migrate
 from aimall_cart.analytics import rollup
 from aimall_cart.app import create_app
 from aimall_cart.auth import Principal, issue_token
+from aimall_cart.carts.journal import EVENT_COLUMNS
 from aimall_cart.catalog import service as catalog
 from aimall_cart.catalog.demo import demo_products
 from aimall_cart.catalog.models import Product, Variant
@@ -49,19 +50,6 @@ from aimall_cart.db import Database
 
 BUDGET_MS = 500.0
 DAYS = 30
-COLUMNS = (
-    "occurred_at",
-    "day",
-    "kind",
-    "cart_key",
-    "seller_id",
-    "product_id",
-    "variant_id",
-    "quantity_delta",
-    "value",
-    "currency",
-    "reason",
-)
 console = Console()
 
 
@@ -133,7 +121,7 @@ async def _load(dsn: str, variants: list[tuple[str, str, str, int]], total: int,
     connection = await asyncpg.connect(dsn)
     batch: list[tuple[Any, ...]] = []
     written = 0
-    columns = [*COLUMNS]
+    columns = [*EVENT_COLUMNS]
     with Progress(
         TextColumn("events"),
         BarColumn(),

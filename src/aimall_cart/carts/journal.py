@@ -70,23 +70,26 @@ LINE_EVENTS: dict[int, Insert] = {
     2: insert(events).values([_line_row("_0"), _line_row("_1")]),
 }
 
+# Every column an event row fills, in the order the bulk writers give them.
+EVENT_COLUMNS = (
+    "occurred_at",
+    "day",
+    "kind",
+    "cart_key",
+    "seller_id",
+    "product_id",
+    "variant_id",
+    "quantity_delta",
+    "value",
+    "currency",
+    "reason",
+)
+
 # One event per line of the cart, as it stands: a checkout, an abandonment, emptying the cart.
 # ``direction`` is 1 (the lines as they are) or -1 (the lines leave the cart).
 _DIRECTION = bindparam("direction", type_=Integer())
 EACH_LINE = insert(events).from_select(
-    [
-        "occurred_at",
-        "day",
-        "kind",
-        "cart_key",
-        "seller_id",
-        "product_id",
-        "variant_id",
-        "quantity_delta",
-        "value",
-        "currency",
-        "reason",
-    ],
+    list(EVENT_COLUMNS),
     select(
         _NOW,
         _DAY,
