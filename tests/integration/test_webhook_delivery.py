@@ -24,7 +24,8 @@ from sqlalchemy import select, text
 
 from aimall_cart import delivery, worker
 from aimall_cart.clock import Clock
-from aimall_cart.config import Settings
+from aimall_cart.config import DEV_DATA_KEYS, Settings
+from aimall_cart.crypto import key_ring
 from aimall_cart.db import Database
 from aimall_cart.events import OutboxEvent, emit
 from aimall_cart.health import WorkerHeartbeat
@@ -79,7 +80,9 @@ def _order(number: int = 1) -> dict[str, Any]:
 
 async def _emit(database: Database, payload: dict[str, Any], *, now: datetime) -> uuid.UUID:
     async with database.write_session() as session:
-        event = emit(session, "order.placed", payload, now=now)
+        event = emit(
+            session, "order.placed", payload, keys=key_ring(DEV_DATA_KEYS), person=None, now=now
+        )
         await session.commit()
     return event.id
 

@@ -45,7 +45,7 @@ async def read_preferences(
 ) -> PreferencesOut:
     """The caller's contact preferences; the defaults (no consent) until they save some."""
     user_id = _member(principal)
-    return _body(await privacy.read(session, data_key=settings.data_key, user_id=user_id))
+    return _body(await privacy.read(session, keys=settings.keys, user_id=user_id))
 
 
 @router.put("/v1/me/preferences", response_model=PreferencesOut)
@@ -60,9 +60,7 @@ async def save_preferences(
     user_id = _member(principal)
     view = await commit(
         session,
-        lambda: privacy.save(
-            session, data_key=settings.data_key, user_id=user_id, choice=body, now=now
-        ),
+        lambda: privacy.save(session, keys=settings.keys, user_id=user_id, choice=body, now=now),
     )
     return _body(view)
 
@@ -72,7 +70,7 @@ async def _unsubscribe(
 ) -> UnsubscribedOut:
     await commit(
         session,
-        lambda: privacy.unsubscribe(session, data_key=settings.data_key, token=token, now=now),
+        lambda: privacy.unsubscribe(session, keys=settings.keys, token=token, now=now),
     )
     return UnsubscribedOut()
 

@@ -1,23 +1,56 @@
 """Reading sent notifications: the admin's log of what was sent and why, and a member's in-app
-inbox. Pages are keyset pages on (sent_at, id), so a page never repeats or skips a row."""
+inbox. Pages are keyset pages on (sent_at, id), so a page never repeats or skips a row.
+
+A message's subject and body may name the customer, so both are sealed at rest under the data
+key ring, bound to the notification and the field (``seal_text``); they open on the way out. Text
+no key of the ring opens reads as empty, logged by key id, never as an error.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aimall_cart.crypto import KeyRing, Unreadable, key_id_of
 from aimall_cart.errors import Invalid
 from aimall_cart.recovery.models import Notification
+
+log = logging.getLogger("aimall_cart.recovery")
+TEXT_PURPOSE = "notification"
+SEALED_FIELDS = ("subject", "body")
 
 
 class InvalidCursor(Invalid):
     code = "invalid_cursor"
+
+
+def seal_text(keys: KeyRing, note_id: uuid.UUID, field: str, text: str) -> str:
+    return keys.seal(text, purpose=TEXT_PURPOSE, context=f"{note_id}:{field}")
+
+
+def open_text(keys: KeyRing, note_id: uuid.UUID, field: str, stored: str) -> str:
+    """The text in clear; text stored before sealing is returned as it is."""
+    if key_id_of(stored) is None:
+        return stored
+    try:
+        return keys.open(stored, purpose=TEXT_PURPOSE, context=f"{note_id}:{field}")
+    except Unreadable as error:
+        log.warning("a notification's %s cannot be read: %s", field, error)
+        return ""
+
+
+def readable(note: Notification, keys: KeyRing) -> dict[str, Any]:
+    """The notification's columns, its sealed text opened."""
+    row = {column.key: getattr(note, column.key) for column in Notification.__mapper__.columns}
+    return row | {field: open_text(keys, note.id, field, row[field]) for field in SEALED_FIELDS}
 
 
 def cursor_of(note: Notification) -> str:
