@@ -17,12 +17,13 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import CheckConstraint, Index, String, Text, insert
+from sqlalchemy import CheckConstraint, Index, Row, String, Text, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aimall_cart.crypto import KeyRing
 from aimall_cart.db import Base
+from aimall_cart.rotation import Resealer
 
 PAYLOAD_PURPOSE = "outbox"
 
@@ -61,6 +62,16 @@ def open_payload(keys: KeyRing, event_id: uuid.UUID, stored: dict[str, Any]) -> 
         keys.open(sealed, purpose=PAYLOAD_PURPOSE, context=str(event_id))
     )
     return opened
+
+
+def _reseal(keys: KeyRing, row: Row[Any]) -> dict[str, Any]:
+    sealed = row.payload.get("sealed")
+    if isinstance(sealed, str) and len(row.payload) == 1 and keys.is_current(sealed):
+        return {}
+    return {"payload": seal_payload(keys, row.id, open_payload(keys, row.id, row.payload))}
+
+
+RESEALER = Resealer(OutboxEvent, ("payload",), _reseal)
 
 
 def emit(

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -21,6 +22,7 @@ from aimall_cart.carts.models import Cart, CartItem
 from aimall_cart.checkout.models import Checkout, Order, OrderLine
 from aimall_cart.crypto import KeyRing, Unreadable, key_id_of
 from aimall_cart.errors import NotFound
+from aimall_cart.rotation import Resealer
 
 log = logging.getLogger("aimall_cart.checkout")
 PAYMENT_PURPOSE = "payment-reference"
@@ -74,16 +76,34 @@ def seal_payment_reference(keys: KeyRing, order_id: uuid.UUID, reference: str | 
     return keys.seal(reference, purpose=PAYMENT_PURPOSE, context=str(order_id))
 
 
-def payment_reference(keys: KeyRing, order: Order) -> str | None:
-    """The order's payment reference in clear; one stored before sealing is returned as it is."""
-    stored = order.payment_reference
-    if stored is None or key_id_of(stored) is None:
+def _opened(keys: KeyRing, order_id: uuid.UUID, stored: str) -> str:
+    """One stored before sealing is returned as it is; raises ``Unreadable``."""
+    if key_id_of(stored) is None:
         return stored
+    return keys.open(stored, purpose=PAYMENT_PURPOSE, context=str(order_id))
+
+
+def payment_reference(keys: KeyRing, order: Order) -> str | None:
+    """The order's payment reference in clear; None when no key of the ring opens it."""
+    if order.payment_reference is None:
+        return None
     try:
-        return keys.open(stored, purpose=PAYMENT_PURPOSE, context=str(order.id))
+        return _opened(keys, order.id, order.payment_reference)
     except Unreadable as error:
         log.warning("an order's payment reference cannot be read: %s", error)
         return None
+
+
+def _reseal(keys: KeyRing, row: Row[Any]) -> dict[str, Any]:
+    stored = row.payment_reference
+    if keys.is_current(stored):
+        return {}
+    return {
+        "payment_reference": seal_payment_reference(keys, row.id, _opened(keys, row.id, stored))
+    }
+
+
+RESEALER = Resealer(Order, ("payment_reference",), _reseal)
 
 
 def _line(position: int, item: CartItem) -> OrderLine:

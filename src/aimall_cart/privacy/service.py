@@ -16,8 +16,9 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +26,7 @@ from aimall_cart.crypto import KeyRing, Unreadable, key_id_of, mac, mac_matches
 from aimall_cart.errors import NotFound
 from aimall_cart.privacy.models import Preferences
 from aimall_cart.privacy.schemas import DEFAULT_CHANNELS, PreferencesIn
+from aimall_cart.rotation import Resealer
 
 SEAL_PURPOSE = "preferences"
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
@@ -69,17 +71,34 @@ def seal_field(keys: KeyRing, value: str | None, *, user_id: str) -> bytes | Non
     return keys.seal(value, purpose=SEAL_PURPOSE, context=user_id).encode()
 
 
+def _opened(keys: KeyRing, sealed: bytes, *, user_id: str) -> str:
+    """Raises ``Unreadable`` when no key of the ring opens it."""
+    if key_id_of(sealed) is None:
+        return keys.open_legacy(sealed, purpose=SEAL_PURPOSE, context=user_id)
+    return keys.open(sealed.decode("ascii"), purpose=SEAL_PURPOSE, context=user_id)
+
+
 def open_field(keys: KeyRing, sealed: bytes | None, *, user_id: str) -> str | None:
     """The field in clear; None when absent or when no key of the ring opens it."""
     if sealed is None:
         return None
     try:
-        if key_id_of(sealed) is None:
-            return keys.open_legacy(sealed, purpose=SEAL_PURPOSE, context=user_id)
-        return keys.open(sealed.decode("ascii"), purpose=SEAL_PURPOSE, context=user_id)
-    except (Unreadable, UnicodeDecodeError) as error:
+        return _opened(keys, sealed, user_id=user_id)
+    except Unreadable as error:
         log.warning("a stored preference cannot be read: %s", error)
         return None
+
+
+def _reseal(keys: KeyRing, row: Row[Any]) -> dict[str, Any]:
+    return {
+        column: seal_field(keys, _opened(keys, stored, user_id=row.user_id), user_id=row.user_id)
+        for column in SEALED_COLUMNS
+        if not keys.is_current(stored := getattr(row, column))
+    }
+
+
+SEALED_COLUMNS = ("email_sealed", "name_sealed")
+RESEALER = Resealer(Preferences, SEALED_COLUMNS, _reseal)
 
 
 def _contact_of(row: Preferences, keys: KeyRing) -> Contact:

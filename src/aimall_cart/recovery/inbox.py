@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimall_cart.crypto import KeyRing, Unreadable, key_id_of
 from aimall_cart.errors import Invalid
 from aimall_cart.recovery.models import Notification
+from aimall_cart.rotation import Resealer
 
 log = logging.getLogger("aimall_cart.recovery")
 TEXT_PURPOSE = "notification"
@@ -36,15 +37,31 @@ def seal_text(keys: KeyRing, note_id: uuid.UUID, field: str, text: str) -> str:
     return keys.seal(text, purpose=TEXT_PURPOSE, context=f"{note_id}:{field}")
 
 
-def open_text(keys: KeyRing, note_id: uuid.UUID, field: str, stored: str) -> str:
-    """The text in clear; text stored before sealing is returned as it is."""
+def _opened(keys: KeyRing, note_id: uuid.UUID, field: str, stored: str) -> str:
+    """Text stored before sealing is returned as it is; raises ``Unreadable``."""
     if key_id_of(stored) is None:
         return stored
+    return keys.open(stored, purpose=TEXT_PURPOSE, context=f"{note_id}:{field}")
+
+
+def open_text(keys: KeyRing, note_id: uuid.UUID, field: str, stored: str) -> str:
+    """The text in clear; empty when no key of the ring opens it."""
     try:
-        return keys.open(stored, purpose=TEXT_PURPOSE, context=f"{note_id}:{field}")
+        return _opened(keys, note_id, field, stored)
     except Unreadable as error:
         log.warning("a notification's %s cannot be read: %s", field, error)
         return ""
+
+
+def _reseal(keys: KeyRing, row: Row[Any]) -> dict[str, Any]:
+    return {
+        field: seal_text(keys, row.id, field, _opened(keys, row.id, field, stored))
+        for field in SEALED_FIELDS
+        if not keys.is_current(stored := getattr(row, field))
+    }
+
+
+RESEALER = Resealer(Notification, SEALED_FIELDS, _reseal)
 
 
 def readable(note: Notification, keys: KeyRing) -> dict[str, Any]:
