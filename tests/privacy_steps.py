@@ -3,6 +3,7 @@ database to search for it."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import httpx
@@ -28,6 +29,10 @@ class Flow:
     guest_token: str
     order_id: str
     guest_order_id: str
+
+    @property
+    def order_id_uuid(self) -> uuid.UUID:
+        return uuid.UUID(self.order_id)
 
 
 async def checkout(client: httpx.AsyncClient, headers: dict[str, str], reference: str) -> str:
