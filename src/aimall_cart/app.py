@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Send
 
 from aimall_cart import __version__, logs, worker
+from aimall_cart.analytics.routes import router as analytics_router
 from aimall_cart.auth import TokenVerifier
 from aimall_cart.carts.routes import router as cart_router
 from aimall_cart.catalog.routes import router as catalog_router
@@ -229,6 +230,7 @@ ROUTERS = (
     catalog_router,
     privacy_router,
     recovery_router,
+    analytics_router,
     operations_router,
 )
 

@@ -1,6 +1,7 @@
 """Every table, imported in one place so metadata is complete for migrations and checks."""
 
-from aimall_cart.carts.models import Cart, CartItem, DiscountCode
+from aimall_cart.analytics.models import DailyFigures, RollupState
+from aimall_cart.carts.models import Cart, CartEvent, CartItem, DiscountCode
 from aimall_cart.catalog.models import Product, Variant
 from aimall_cart.checkout.models import CartArchive, Checkout, Order, OrderLine
 from aimall_cart.clock import ClockOffset
@@ -24,9 +25,11 @@ __all__ = [
     "Assignment",
     "Cart",
     "CartArchive",
+    "CartEvent",
     "CartItem",
     "Checkout",
     "ClockOffset",
+    "DailyFigures",
     "Decision",
     "DiscountCode",
     "IdempotencyRecord",
@@ -40,6 +43,7 @@ __all__ = [
     "Product",
     "RecoveryCase",
     "Reservation",
+    "RollupState",
     "Variant",
     "WorkerHeartbeat",
     "metadata",

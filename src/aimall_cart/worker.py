@@ -114,6 +114,15 @@ async def recover_carts(context: Context, now: datetime) -> int:
     return result.sent
 
 
+async def refresh_analytics(context: Context, now: datetime) -> int:
+    """Abandoned carts, the daily roll-ups and the raw-event purge; the job commits each batch
+    of abandoned carts, then the roll-up and purge together."""
+    from aimall_cart.analytics import refresh
+
+    done = await refresh.run(context.database, context.settings, now=now)
+    return done.abandoned
+
+
 JOBS = (
     Job("heartbeat", timedelta(seconds=10), heartbeat),
     Job("deliver-events", timedelta(seconds=1), deliver_events),
@@ -146,7 +155,13 @@ async def run_due(
 def jobs(settings: Settings) -> tuple[Job, ...]:
     """The standing jobs, and the recovery pass at the configured interval."""
     every = timedelta(seconds=settings.recovery_interval_seconds)
-    return (*JOBS, Job("recover-carts", every, recover_carts))
+    # Half the lag, so that a figure is never more than the lag behind its events.
+    analytics_every = timedelta(seconds=settings.analytics_lag_seconds / 2)
+    return (
+        *JOBS,
+        Job("recover-carts", every, recover_carts),
+        Job("refresh-analytics", analytics_every, refresh_analytics),
+    )
 
 
 async def run_forever(

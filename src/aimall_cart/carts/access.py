@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from aimall_cart.auth import Principal
-from aimall_cart.carts import records, rules
-from aimall_cart.carts.models import OPEN_STATUSES, Cart, DiscountCode
+from aimall_cart.carts import journal, records, rules
+from aimall_cart.carts.models import OPEN_STATUSES, Cart, DiscountCode, new_analytics_key
 from aimall_cart.catalog import service as catalog
 from aimall_cart.errors import Conflict, NotFound, PreconditionFailed
 from aimall_cart.inventory import service as inventory
@@ -113,6 +113,7 @@ async def create(
         created_at=now,
         updated_at=now,
         last_activity_at=now,
+        analytics_key=new_analytics_key(),
         items=[],
     )
     try:
@@ -124,6 +125,8 @@ async def create(
         if existing is None:
             raise
         return existing, False
+    created = {**journal.stamp(now, cart.analytics_key), **journal.cart_created(cart.currency)}
+    await session.execute(journal.LINE_EVENTS[1], created)
     return cart, True
 
 

@@ -3,20 +3,23 @@
 A change starts with ``claim``: one ``UPDATE`` that locks the cart row (the lock for every change
 to the cart; on SQLite the write transaction's ``BEGIN IMMEDIATE`` already holds the database),
 checks ``If-Match`` and the checkout lock, and bumps the version. The cart is then read back
-whole, after the lock, so no line is read stale. The caller's transaction commits.
+whole, after the lock, so no line is read stale, together with the product a change adds or
+moves to when there is one. The caller's transaction commits.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
 from aimall_cart.auth import Principal
 from aimall_cart.carts import access, queries, records
-from aimall_cart.carts.records import CartRecord
+from aimall_cart.carts.models import new_analytics_key
+from aimall_cart.carts.records import CartRecord, ProductRecord
 from aimall_cart.errors import Unavailable
-from aimall_cart.sql import Sql
+from aimall_cart.sql import Row, Sql
 
 # A claim that finds the cart changeable on a second look lost a race; this many tries and the
 # caller is told to come back.
@@ -48,11 +51,16 @@ async def find_open(sql: Sql, principal: Principal, *, now: datetime) -> access.
     return None if found is None else access.view_of_rows(found, now=now)
 
 
-async def read_claimed(sql: Sql, cart_id: uuid.UUID, *, now: datetime) -> access.CartView:
-    rows = await sql.rows(queries.CART_BY_ID, {"cart_id": cart_id, "now": now})
+def _claimed_view(rows: Sequence[Row], *, now: datetime) -> access.CartView:
     found = records.cart_from_rows(rows)
     assert found is not None, "a claimed cart is there until the transaction ends"
     return access.view_of_rows(found, now=now)
+
+
+async def read_claimed(sql: Sql, cart_id: uuid.UUID, *, now: datetime) -> access.CartView:
+    return _claimed_view(
+        await sql.rows(queries.CART_BY_ID, {"cart_id": cart_id, "now": now}), now=now
+    )
 
 
 async def claim(
@@ -90,8 +98,11 @@ async def create(
     now: datetime,
 ) -> CartRecord | None:
     """A new open cart for the caller, or ``None`` when a concurrent request just made this
-    member's (claim that one)."""
-    cart = CartRecord(uuid.uuid4(), principal.user_id, "active", currency, version, None, now, now)
+    member's (claim that one). The caller logs ``cart_created`` with its own change's events."""
+    key = new_analytics_key()
+    cart = CartRecord(
+        uuid.uuid4(), principal.user_id, "active", currency, version, None, now, now, key
+    )
     created = await sql.value(
         queries.NEW_CART[sql.dialect],
         {
@@ -100,6 +111,7 @@ async def create(
             "new_guest_token_hash": guest.token_hash if cart.user_id is None else None,
             "new_currency": currency,
             "new_version": version,
+            "new_analytics_key": key,
             "now": now,
         },
     )
@@ -119,27 +131,46 @@ async def claim_or_create(
     expected_version: int | None,
     guest: access.GuestCredential,
     currency: str,
+    product_id: str,
     now: datetime,
-) -> access.CartView:
-    """The caller's cart claimed for a change, or a new one (at version 2: made, then changed)."""
+) -> tuple[access.CartView, ProductRecord | None]:
+    """The caller's cart claimed for a change, or a new one (at version 2: made, then changed),
+    and the product it is about to take (``None`` when the catalog has no such product)."""
     for _ in range(CLAIM_ATTEMPTS):
         cart_id = await claim(sql, principal, expected_version=expected_version, now=now)
         if cart_id is not None:
-            return await read_claimed(sql, cart_id, now=now)
+            params = {"cart_id": cart_id, "product_id": product_id, "now": now}
+            rows = await sql.rows(queries.CART_WITH_PRODUCT, params)
+            return _claimed_view(rows, now=now), records.product_from_rows(rows)
         if expected_version is not None:
             raise access.VersionMismatch("There is no cart at that version", current_version=None)
         cart = await create(sql, principal, guest=guest, currency=currency, version=2, now=now)
         if cart is not None:
-            return fresh_view(cart, guest=guest)
+            params = {"product_id": product_id, "now": now}
+            rows = await sql.rows(queries.PRODUCT_WITH_VARIANTS, params)
+            return fresh_view(cart, guest=guest), records.product_from_rows(rows)
     raise Unavailable("The cart is busy; try again", retry_after=1)
 
 
 async def claimed(
-    sql: Sql, principal: Principal, *, expected_version: int | None, now: datetime
-) -> tuple[access.CartView, CartRecord]:
+    sql: Sql,
+    principal: Principal,
+    *,
+    expected_version: int | None,
+    line_product: uuid.UUID | None = None,
+    now: datetime,
+) -> tuple[access.CartView, CartRecord, ProductRecord | None]:
+    """The caller's cart claimed for a change, with the product of its line ``line_product``
+    when the change moves that line to another variant."""
     cart_id = await claim(sql, principal, expected_version=expected_version, now=now)
     if cart_id is None:
         raise access.CartNotFound("There is no cart")
-    view = await read_claimed(sql, cart_id, now=now)
+    product = None
+    if line_product is None:
+        view = await read_claimed(sql, cart_id, now=now)
+    else:
+        params = {"cart_id": cart_id, "line_id": line_product, "now": now}
+        rows = await sql.rows(queries.CART_WITH_LINE_PRODUCT, params)
+        view, product = _claimed_view(rows, now=now), records.product_from_rows(rows)
     assert isinstance(view.cart, CartRecord)
-    return view, view.cart
+    return view, view.cart, product

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from aimall_cart.auth import Principal
-from aimall_cart.carts import access, rules
+from aimall_cart.carts import access, journal, rules
 from aimall_cart.carts.models import Cart, CartItem
 from aimall_cart.errors import Invalid, Unauthenticated
 
@@ -106,6 +106,7 @@ async def merge(
         guest_cart.status, guest_cart.merged_into_id = "merged", member_cart.id
         access.touch(guest_cart, now)
         access.touch(member_cart, now)
+        await _log(session, member_cart, decisions, lines, now=now)
     await session.flush()
     return MergeResult(await access.view(session, member_cart, now=now), strategy, decisions, lines)
 
@@ -154,3 +155,29 @@ def _apply(
         elif line.quantity != decision.quantity:
             line.quantity, line.updated_at = decision.quantity, now
     return {**theirs, **mine}
+
+
+async def _log(
+    session: AsyncSession,
+    member: Cart,
+    decisions: list[rules.MergeDecision],
+    lines: dict[str, CartItem],
+    *,
+    now: datetime,
+) -> None:
+    """A ``cart_merged`` event, on the member cart, for each line the merge changed."""
+    found = [
+        journal.line_event(
+            "cart_merged",
+            product_id=lines[d.key].product_id,
+            variant_id=lines[d.key].variant_id,
+            quantity_delta=d.quantity - d.member_quantity,
+            unit_net_price=lines[d.key].unit_price - lines[d.key].discount,
+            currency=member.currency,
+        )
+        for d in decisions
+        if d.quantity != d.member_quantity
+    ]
+    if found:
+        stamp = journal.stamp(now, member.analytics_key)
+        await session.execute(journal.LINE_EVENTS[1], [{**stamp, **one} for one in found])

@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aimall_cart.db import Base
 
 OPEN_STATUSES = ("active", "locked")
+EVENT_KINDS = (
+    "cart_created",
+    "item_added",
+    "item_removed",
+    "quantity_changed",
+    "checkout_started",
+    "checkout_completed",
+    "checkout_expired",
+    "cart_abandoned",
+    "cart_recovered",
+    "cart_merged",
+)
 _OPEN = text("status IN ('active', 'locked')")
+
+
+def new_analytics_key() -> str:
+    return secrets.token_hex(16)
 
 
 class Cart(Base):
@@ -48,6 +74,11 @@ class Cart(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     last_activity_at: Mapped[datetime] = mapped_column(index=True)
+    # The cart's pseudonym in the event log: random, so nothing outside this row links the log
+    # to the cart, and erasing the cart leaves the log naming no one.
+    analytics_key: Mapped[str] = mapped_column(String(32), default=new_analytics_key)
+    # When the cart was last found abandoned; a later ``last_activity_at`` means it came back.
+    abandoned_at: Mapped[datetime | None]
 
     items: Mapped[list[CartItem]] = relationship(
         back_populates="cart",
@@ -110,3 +141,38 @@ class DiscountCode(Base):
     expires_at: Mapped[datetime]
     redeemed_at: Mapped[datetime | None]
     order_id: Mapped[uuid.UUID | None]
+
+
+class CartEvent(Base):
+    """The append-only log of what happened in carts, written in the transaction of the change.
+
+    It names the cart only by its ``analytics_key`` and never the customer. Events about a line
+    carry its product, variant, seller, the change in quantity and its value (at the line's net
+    price, in ``currency``); cart-wide events such as a checkout are written once per line, so
+    every figure can be cut by seller and product.
+    """
+
+    __tablename__ = "cart_events"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN (" + ", ".join(f"'{kind}'" for kind in EVENT_KINDS) + ")", name="kind"
+        ),
+        Index("ix_cart_events_day", "day"),
+        Index("ix_cart_events_cart_key_kind", "cart_key", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    occurred_at: Mapped[datetime]
+    day: Mapped[date]  # occurred_at's UTC date, what the daily roll-ups group by
+    kind: Mapped[str] = mapped_column(String(24))
+    cart_key: Mapped[str] = mapped_column(String(32))
+    seller_id: Mapped[str | None] = mapped_column(String(128))
+    product_id: Mapped[str | None] = mapped_column(String(128))
+    variant_id: Mapped[str | None] = mapped_column(String(128))
+    quantity_delta: Mapped[int] = mapped_column(default=0)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    # Why a line was left, for ``cart_abandoned``: price, availability or other.
+    reason: Mapped[str | None] = mapped_column(String(16))

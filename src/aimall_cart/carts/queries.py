@@ -6,15 +6,17 @@ import, and each is shaped to save a round trip (see DESIGN.md, "The hot path"):
 - a read is ``CART_BY_*``: the cart, its code, its lines, their live offers and free stock in
   one statement, one snapshot;
 - a write claims the cart with ``CLAIMS`` (the lock, the checks and the version bump in
-  one ``UPDATE``), reads it back with ``CART_BY_ID``, reads the product it adds when it adds one,
-  and changes one line: four statements at most.
+  one ``UPDATE``), reads it back with ``CART_BY_ID`` (or, when it adds or moves a line, with
+  ``CART_WITH_PRODUCT``, the product's variants in the same statement), changes one line and
+  logs the event (``journal``): four statements at most.
 """
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
+    CompoundSelect,
     Select,
     Table,
     Update,
@@ -25,8 +27,11 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    null,
     or_,
     select,
+    type_coerce,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -76,52 +81,58 @@ def _free_stock(
     return free + case((own_holds_of, own), else_=0)
 
 
-def _cart_rows(*where: ColumnElement[bool]) -> Select[tuple[object, ...]]:
-    """One row per line (one row with NULL line columns for an empty cart), in line order.
+def _cart_columns() -> list[ColumnElement[Any]]:
+    return [
+        carts.c.id,
+        carts.c.user_id,
+        carts.c.status,
+        carts.c.currency,
+        carts.c.version,
+        carts.c.locked_until,
+        carts.c.created_at,
+        carts.c.updated_at,
+        carts.c.analytics_key,
+        codes.c.code.label("code"),
+        codes.c.percent.label("code_percent"),
+        codes.c.expires_at.label("code_expires_at"),
+        codes.c.redeemed_at.label("code_redeemed_at"),
+        items.c.id.label("line_id"),
+        items.c.line_key,
+        items.c.product_id,
+        items.c.variant_id,
+        items.c.name,
+        items.c.thumbnail_url,
+        items.c.options,
+        items.c.quantity,
+        items.c.unit_price,
+        items.c.discount,
+        items.c.created_at.label("line_created_at"),
+        variants.c.id.label("offer_variant_id"),
+        and_(variants.c.status == "active", products.c.status == "active").label("sold"),
+        variants.c.price.label("offer_price"),
+        variants.c.discount.label("offer_discount"),
+        products.c.min_quantity,
+        products.c.max_quantity,
+        _free_stock(items.c.variant_id, own_holds_of=carts.c.status == "locked").label("free"),
+    ]
 
-    Outer joins all the way down: a line whose variant left the catalog still comes back, with
-    NULL offer columns, and shows as unavailable.
-    """
+
+# Outer joins all the way down: a line whose variant left the catalog still comes back, with
+# NULL offer columns, and shows as unavailable.
+_CART_FROM = (
+    carts.outerjoin(codes, codes.c.id == carts.c.discount_code_id)
+    .outerjoin(items, items.c.cart_id == carts.c.id)
+    .outerjoin(variants, variants.c.id == items.c.variant_id)
+    .outerjoin(products, products.c.id == variants.c.product_id)
+    .outerjoin(inventory, inventory.c.variant_id == items.c.variant_id)
+)
+
+
+def _cart_rows(*where: ColumnElement[bool]) -> Select[tuple[object, ...]]:
+    """One row per line (one row with NULL line columns for an empty cart), in line order."""
     return (
-        select(
-            carts.c.id,
-            carts.c.user_id,
-            carts.c.status,
-            carts.c.currency,
-            carts.c.version,
-            carts.c.locked_until,
-            carts.c.created_at,
-            carts.c.updated_at,
-            codes.c.code.label("code"),
-            codes.c.percent.label("code_percent"),
-            codes.c.expires_at.label("code_expires_at"),
-            codes.c.redeemed_at.label("code_redeemed_at"),
-            items.c.id.label("line_id"),
-            items.c.line_key,
-            items.c.product_id,
-            items.c.variant_id,
-            items.c.name,
-            items.c.thumbnail_url,
-            items.c.options,
-            items.c.quantity,
-            items.c.unit_price,
-            items.c.discount,
-            items.c.created_at.label("line_created_at"),
-            variants.c.id.label("offer_variant_id"),
-            and_(variants.c.status == "active", products.c.status == "active").label("sold"),
-            variants.c.price.label("offer_price"),
-            variants.c.discount.label("offer_discount"),
-            products.c.min_quantity,
-            products.c.max_quantity,
-            _free_stock(items.c.variant_id, own_holds_of=carts.c.status == "locked").label("free"),
-        )
-        .select_from(
-            carts.outerjoin(codes, codes.c.id == carts.c.discount_code_id)
-            .outerjoin(items, items.c.cart_id == carts.c.id)
-            .outerjoin(variants, variants.c.id == items.c.variant_id)
-            .outerjoin(products, products.c.id == variants.c.product_id)
-            .outerjoin(inventory, inventory.c.variant_id == items.c.variant_id)
-        )
+        select(*_cart_columns())
+        .select_from(_CART_FROM)
         .where(*where)
         .order_by(items.c.created_at, items.c.id)
     )
@@ -187,7 +198,7 @@ def _new_values(table: Table, *columns: str) -> dict[str, BindParameter[object]]
 
 # A member's second open cart breaks the partial unique index: the insert then does nothing and
 # the writer claims the cart that won. Both dialects spell the upsert alike.
-_CART_COLUMNS = ("id", "user_id", "guest_token_hash", "currency", "version")
+_CART_COLUMNS = ("id", "user_id", "guest_token_hash", "currency", "version", "analytics_key")
 _NEW_CART_VALUES = {
     **_new_values(carts, *_CART_COLUMNS),
     "status": "active",
@@ -207,31 +218,67 @@ NEW_CART = {
     .returning(carts.c.id),
 }
 
+
+def _product_columns() -> list[ColumnElement[Any]]:
+    """Labelled ``p_*`` so they can stand beside a cart's columns in one row set."""
+    return [
+        products.c.id.label("p_id"),
+        products.c.name.label("p_name"),
+        products.c.thumbnail_url.label("p_thumbnail_url"),
+        products.c.status.label("p_status"),
+        products.c.currency.label("p_currency"),
+        products.c.min_quantity.label("p_min_quantity"),
+        products.c.max_quantity.label("p_max_quantity"),
+        variants.c.id.label("p_variant_id"),
+        variants.c.options.label("p_options"),
+        variants.c.price.label("p_price"),
+        variants.c.discount.label("p_discount"),
+        variants.c.status.label("p_variant_status"),
+        _free_stock(variants.c.id, own_holds_of=None).label("p_free"),
+    ]
+
+
+_PRODUCT_FROM = products.outerjoin(variants, variants.c.product_id == products.c.id).outerjoin(
+    inventory, inventory.c.variant_id == variants.c.id
+)
+_PRODUCT_BY_ID = products.c.id == bindparam("product_id")
+
 # The product a write adds or moves to, every variant of it with its free stock, so the variant
 # can be chosen by options and checked in one round trip.
 PRODUCT_WITH_VARIANTS = (
-    select(
-        products.c.id,
-        products.c.name,
-        products.c.thumbnail_url,
-        products.c.status,
-        products.c.currency,
-        products.c.min_quantity,
-        products.c.max_quantity,
-        variants.c.id.label("variant_id"),
-        variants.c.options,
-        variants.c.price,
-        variants.c.discount,
-        variants.c.status.label("variant_status"),
-        _free_stock(variants.c.id, own_holds_of=None).label("free"),
-    )
-    .select_from(
-        products.outerjoin(variants, variants.c.product_id == products.c.id).outerjoin(
-            inventory, inventory.c.variant_id == variants.c.id
-        )
-    )
-    .where(products.c.id == bindparam("product_id"))
+    select(*_product_columns())
+    .select_from(_PRODUCT_FROM)
+    .where(_PRODUCT_BY_ID)
     .order_by(variants.c.id)
+)
+
+
+def _blanks(columns: list[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
+    """NULLs standing in for ``columns`` (typed alike, so results convert the same)."""
+    return [type_coerce(null(), column.type).label(column.key) for column in columns]
+
+
+def _cart_with_product(product: ColumnElement[bool]) -> CompoundSelect[*tuple[Any, ...]]:
+    """A claimed cart read back together with a product's variants: the cart's rows (product
+    columns NULL) and then the product's (cart columns NULL), one statement where two were."""
+    cart_columns, product_columns = _cart_columns(), _product_columns()
+    return union_all(
+        select(*cart_columns, *_blanks(product_columns))
+        .select_from(_CART_FROM)
+        .where(carts.c.id == bindparam("cart_id")),
+        select(*_blanks(cart_columns), *product_columns).select_from(_PRODUCT_FROM).where(product),
+    ).order_by(
+        literal_column("line_created_at"), literal_column("line_id"), literal_column("p_variant_id")
+    )
+
+
+# The product by its id (an add), or the product of one of the cart's lines (a line's move).
+CART_WITH_PRODUCT = _cart_with_product(_PRODUCT_BY_ID)
+CART_WITH_LINE_PRODUCT = _cart_with_product(
+    products.c.id
+    == select(items.c.product_id)
+    .where(items.c.id == bindparam("line_id"), items.c.cart_id == bindparam("cart_id"))
+    .scalar_subquery()
 )
 
 _LINE = items.c.id == bindparam("line_id")

@@ -42,6 +42,7 @@ class CartRecord:
     locked_until: datetime | None
     created_at: datetime
     updated_at: datetime
+    analytics_key: str
     items: list[LineRecord] = field(default_factory=list)
 
 
@@ -100,6 +101,8 @@ def _available(free: Any) -> int:
 
 
 def cart_from_rows(rows: Sequence[Row]) -> CartRows | None:
+    """The cart in ``rows``; rows of a product read with it (``id`` NULL) are left out."""
+    rows = [row for row in rows if row["id"] is not None]
     if not rows:
         return None
     head = rows[0]
@@ -112,6 +115,7 @@ def cart_from_rows(rows: Sequence[Row]) -> CartRows | None:
         head["locked_until"],
         head["created_at"],
         head["updated_at"],
+        head["analytics_key"],
     )
     offers: dict[str, rules.Offer] = {}
     for row in rows:
@@ -153,27 +157,29 @@ def cart_from_rows(rows: Sequence[Row]) -> CartRows | None:
 
 
 def product_from_rows(rows: Sequence[Row]) -> ProductRecord | None:
+    """The product in ``rows`` (its ``p_*`` columns); rows of a cart read with it are left out."""
+    rows = [row for row in rows if row["p_id"] is not None]
     if not rows:
         return None
     head = rows[0]
     return ProductRecord(
-        id=head["id"],
-        name=head["name"],
-        thumbnail_url=head["thumbnail_url"],
-        active=head["status"] == "active",
-        currency=head["currency"],
-        min_quantity=head["min_quantity"],
-        max_quantity=head["max_quantity"],
+        id=head["p_id"],
+        name=head["p_name"],
+        thumbnail_url=head["p_thumbnail_url"],
+        active=head["p_status"] == "active",
+        currency=head["p_currency"],
+        min_quantity=head["p_min_quantity"],
+        max_quantity=head["p_max_quantity"],
         variants=tuple(
             VariantRecord(
-                row["variant_id"],
-                row["options"],
-                row["price"],
-                row["discount"],
-                row["variant_status"] == "active",
-                _available(row["free"]),
+                row["p_variant_id"],
+                row["p_options"],
+                row["p_price"],
+                row["p_discount"],
+                row["p_variant_status"] == "active",
+                _available(row["p_free"]),
             )
             for row in rows
-            if row["variant_id"] is not None
+            if row["p_variant_id"] is not None
         ),
     )

@@ -1,8 +1,9 @@
 """Cart use cases on the hot path: read, open, add, change, remove and empty.
 
 Each works on one connection in plain SQL (``queries``) and plain records, never ORM objects: a
-change claims the cart (``claims``), reads it back, and changes one line, and the view it answers
-is built from what it read and what it changed, not read again. Callers run the changes in a
+change claims the cart (``claims``), reads it back (with the product it adds or moves to), changes
+one line and logs the event (``journal``), and the view it answers is built from what it read and
+what it changed, not read again. Callers run the changes in a
 write transaction (``Database.write``), which commits once.
 """
 
@@ -12,10 +13,9 @@ import uuid
 from datetime import datetime
 
 from aimall_cart.auth import Principal
-from aimall_cart.carts import access, claims, queries, records, rules
-from aimall_cart.carts.records import CartRecord, LineRecord, ProductRecord, VariantRecord
+from aimall_cart.carts import access, claims, journal, lines, queries, rules
+from aimall_cart.carts.records import CartRecord, LineRecord, ProductRecord
 from aimall_cart.carts.schemas import AddItem, UpdateItem
-from aimall_cart.catalog.service import ProductNotFound
 from aimall_cart.errors import Unavailable
 from aimall_cart.sql import Sql
 
@@ -43,44 +43,9 @@ async def open_cart(
             sql, principal, guest=guest, currency=policy.default_currency, version=1, now=now
         )
         if cart is not None:
+            await journal.log(sql, cart, journal.cart_created(cart.currency), now=now)
             return claims.fresh_view(cart, guest=guest)
     raise Unavailable("The cart is busy; try again", retry_after=1)
-
-
-async def _product(sql: Sql, product_id: str, *, now: datetime) -> ProductRecord:
-    params = {"product_id": product_id, "now": now}
-    rows = await sql.rows(queries.PRODUCT_WITH_VARIANTS, params)
-    product = records.product_from_rows(rows)
-    if product is None:
-        raise ProductNotFound(f"No product {product_id!r}", product_id=product_id)
-    return product
-
-
-def _choose(
-    product: ProductRecord, *, variant_id: str | None, options: dict[str, str] | None
-) -> VariantRecord:
-    choices = [rules.VariantChoice(v.id, v.options, v.active) for v in product.variants]
-    chosen = rules.choose_variant(choices, variant_id=variant_id, options=options)
-    variant = next(v for v in product.variants if v.id == chosen.variant_id)
-    if not product.active or not variant.active:
-        raise rules.ProductUnavailable(
-            "This product is not available", product_id=product.id, variant_id=variant.id
-        )
-    return variant
-
-
-def _snapshot(line: LineRecord, product: ProductRecord, variant: VariantRecord) -> None:
-    """Point the line at a variant and take its product reference and price as they are now."""
-    line.line_key = rules.line_key(product.id, variant.id, variant.options)
-    line.product_id, line.variant_id, line.options = product.id, variant.id, dict(variant.options)
-    line.name, line.thumbnail_url = product.name, product.thumbnail_url
-    line.unit_price, line.discount = variant.price, variant.discount
-
-
-def _line_values(line: LineRecord) -> dict[str, object]:
-    """The parameters that write the line's quantity and snapshot."""
-    values = {f"new_{name}": getattr(line, name) for name in queries.SNAPSHOT_COLUMNS}
-    return {**values, "new_quantity": line.quantity}
 
 
 async def add_item(
@@ -97,18 +62,20 @@ async def add_item(
 
     The price snapshot comes from the catalog when the line starts and is kept as more is added.
     """
-    view = await claims.claim_or_create(
+    view, found = await claims.claim_or_create(
         sql,
         principal,
         expected_version=expected_version,
         guest=guest,
         currency=policy.default_currency,
+        product_id=data.product_id,
         now=now,
     )
     cart = view.cart
     assert isinstance(cart, CartRecord)
-    product = await _product(sql, data.product_id, now=now)
-    variant = _choose(product, variant_id=data.variant_id, options=data.options)
+    new_cart = view.created
+    product = lines.found(found, data.product_id)
+    variant = lines.choose(product, variant_id=data.variant_id, options=data.options)
     bounds = {"min_quantity": product.min_quantity, "max_quantity": product.max_quantity}
     if data.quantity < 1:
         rules.check_quantity(data.quantity, **bounds)
@@ -116,13 +83,13 @@ async def add_item(
     line = next((item for item in cart.items if item.line_key == key), None)
     quantity = data.quantity + (line.quantity if line else 0)
     rules.check_quantity(quantity, **bounds)
-    currency = _check_room(cart, product, new_line=line is None, policy=policy)
+    currency = lines.check_room(cart, product, new_line=line is None, policy=policy)
     rules.check_stock(quantity, available=variant.available)
     if line is None:
         line = LineRecord(uuid.uuid4(), key, "", "", "", None, {}, quantity, 0, 0, now)
-        _snapshot(line, product, variant)
+        lines.snapshot(line, product, variant)
         values = {"new_id": line.id, "new_cart_id": cart.id, "now": now}
-        await sql.run(queries.NEW_LINE, {**_line_values(line), **values})
+        await sql.run(queries.NEW_LINE, {**lines.line_values(line), **values})
         cart.items.append(line)
         view.offers[variant.id] = product.offer(variant)
         view.created = True
@@ -134,27 +101,12 @@ async def add_item(
     if currency != cart.currency:
         await sql.run(queries.SET_CURRENCY, {"cart_id": cart.id, "new_currency": currency})
         cart.currency = currency
+    added = journal.of_line("item_added", line, cart, data.quantity)
+    if new_cart:
+        await journal.log(sql, cart, journal.cart_created(cart.currency), added, now=now)
+    else:
+        await journal.log(sql, cart, added, now=now)
     return view
-
-
-def _check_room(
-    cart: CartRecord, product: ProductRecord, *, new_line: bool, policy: access.CartPolicy
-) -> str:
-    """A new line needs a free place, and every line shares the cart's currency (an empty cart
-    takes the product's). Answers the cart's currency after the change."""
-    if new_line and len(cart.items) >= policy.max_lines:
-        raise rules.CartFull(
-            f"A cart holds at most {policy.max_lines} lines", max_lines=policy.max_lines
-        )
-    if not cart.items:
-        return product.currency
-    if product.currency != cart.currency:
-        raise rules.CurrencyMismatch(
-            f"This cart is in {cart.currency}",
-            cart_currency=cart.currency,
-            currency=product.currency,
-        )
-    return cart.currency
 
 
 def _line(cart: CartRecord, item_id: uuid.UUID) -> LineRecord:
@@ -175,48 +127,35 @@ async def update_item(
 ) -> access.CartView:
     """Change a line's quantity or variant; a line that becomes identical to another joins it.
     A quantity of 0 removes the line."""
-    view, cart = await claims.claimed(sql, principal, expected_version=expected_version, now=now)
+    moves = data.variant_id is not None or data.options is not None
+    view, cart, product = await claims.claimed(
+        sql,
+        principal,
+        expected_version=expected_version,
+        line_product=item_id if moves else None,
+        now=now,
+    )
     line = _line(cart, item_id)
     quantity = line.quantity if data.quantity is None else data.quantity
     if quantity == 0:
         await sql.run(queries.DROP_LINE, {"line_id": line.id})
         cart.items.remove(line)
-    elif data.variant_id is None and data.options is None:
-        _check_new_quantity(line, quantity, view.offers.get(line.variant_id))
+        await journal.log(
+            sql, cart, journal.of_line("item_removed", line, cart, -line.quantity), now=now
+        )
+    elif not moves:
+        lines.check_new_quantity(line, quantity, view.offers.get(line.variant_id))
         await sql.run(
             queries.SET_QUANTITY, {"line_id": line.id, "new_quantity": quantity, "now": now}
         )
+        if quantity != line.quantity:
+            changed = journal.of_line("quantity_changed", line, cart, quantity - line.quantity)
+            await journal.log(sql, cart, changed, now=now)
         line.quantity = quantity
     else:
-        await _move_line(sql, view, cart, line, data, quantity=quantity, now=now)
+        product = lines.found(product, line.product_id)
+        await _move_line(sql, view, cart, line, product, data, quantity=quantity, now=now)
     return view
-
-
-def _check_new_quantity(line: LineRecord, quantity: int, offer: rules.Offer | None) -> None:
-    """Raising a line needs the product sold, in range and in stock. Lowering only has to stay at
-    or above the minimum, so a shopper can trim a line that went unavailable or over the max.
-
-    The line's live offer is all it takes: a variant is never deleted while its product lives, and
-    never moves to another product, so no offer means no product.
-    """
-    if quantity > line.quantity:
-        if offer is None:
-            raise rules.ProductUnavailable(
-                "This product is no longer sold", product_id=line.product_id
-            )
-        if not offer.active:
-            raise rules.ProductUnavailable(
-                "This product is not available",
-                product_id=line.product_id,
-                variant_id=line.variant_id,
-            )
-        rules.check_quantity(
-            quantity, min_quantity=offer.min_quantity, max_quantity=offer.max_quantity
-        )
-        rules.check_stock(quantity, available=offer.available)
-    elif offer is not None:
-        ceiling = max(offer.max_quantity, line.quantity)
-        rules.check_quantity(quantity, min_quantity=offer.min_quantity, max_quantity=ceiling)
 
 
 async def _move_line(
@@ -224,6 +163,7 @@ async def _move_line(
     view: access.CartView,
     cart: CartRecord,
     line: LineRecord,
+    product: ProductRecord,
     data: UpdateItem,
     *,
     quantity: int,
@@ -231,11 +171,10 @@ async def _move_line(
 ) -> None:
     """Point the line at another variant (by id, or by options merged over its own), joining
     the line that already holds that variant if there is one."""
-    product = await _product(sql, line.product_id, now=now)
     options = (
         {**line.options, **data.options} if data.options and not data.variant_id else data.options
     )
-    variant = _choose(product, variant_id=data.variant_id, options=options)
+    variant = lines.choose(product, variant_id=data.variant_id, options=options)
     key = rules.line_key(product.id, variant.id, variant.options)
     twin = next((i for i in cart.items if i.line_key == key and i.id != line.id), None)
     target = quantity + (twin.quantity if twin else 0)
@@ -250,17 +189,28 @@ async def _move_line(
             queries.SET_QUANTITY, {"line_id": twin.id, "new_quantity": target, "now": now}
         )
         await sql.run(queries.DROP_LINE, {"line_id": line.id})
+        removed = journal.of_line("item_removed", line, cart, -line.quantity)
+        joined = journal.of_line("quantity_changed", twin, cart, target - twin.quantity)
         twin.quantity = target
         cart.items.remove(line)
+        await journal.log(sql, cart, removed, joined, now=now)
         return
-    line.quantity = quantity
     if variant.id == line.variant_id:
         await sql.run(
             queries.SET_QUANTITY, {"line_id": line.id, "new_quantity": quantity, "now": now}
         )
+        if quantity != line.quantity:
+            changed = journal.of_line("quantity_changed", line, cart, quantity - line.quantity)
+            await journal.log(sql, cart, changed, now=now)
+        line.quantity = quantity
         return
-    _snapshot(line, product, variant)
-    await sql.run(queries.REPOINT_LINE, {**_line_values(line), "line_id": line.id, "now": now})
+    removed = journal.of_line("item_removed", line, cart, -line.quantity)
+    line.quantity = quantity
+    lines.snapshot(line, product, variant)
+    await sql.run(queries.REPOINT_LINE, {**lines.line_values(line), "line_id": line.id, "now": now})
+    await journal.log(
+        sql, cart, removed, journal.of_line("item_added", line, cart, quantity), now=now
+    )
 
 
 async def remove_item(
@@ -271,17 +221,23 @@ async def remove_item(
     expected_version: int | None,
     now: datetime,
 ) -> access.CartView:
-    view, cart = await claims.claimed(sql, principal, expected_version=expected_version, now=now)
+    view, cart, _ = await claims.claimed(sql, principal, expected_version=expected_version, now=now)
     line = _line(cart, item_id)
     await sql.run(queries.DROP_LINE, {"line_id": line.id})
     cart.items.remove(line)
+    await journal.log(
+        sql, cart, journal.of_line("item_removed", line, cart, -line.quantity), now=now
+    )
     return view
 
 
 async def clear(
     sql: Sql, *, principal: Principal, expected_version: int | None, now: datetime
 ) -> access.CartView:
-    view, cart = await claims.claimed(sql, principal, expected_version=expected_version, now=now)
+    view, cart, _ = await claims.claimed(sql, principal, expected_version=expected_version, now=now)
+    if cart.items:
+        removed = journal.each_line("item_removed", cart.id, direction=-1)
+        await sql.run(journal.EACH_LINE, {**journal.stamp(now), **removed})
     await sql.run(queries.DROP_ALL_LINES, {"cart_id": cart.id})
     cart.items.clear()
     return view

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimall_cart import events
 from aimall_cart.auth import Principal
-from aimall_cart.carts import access, promotions
+from aimall_cart.carts import access, journal, promotions
 from aimall_cart.carts import rules as cart_rules
 from aimall_cart.carts.models import Cart
 from aimall_cart.checkout import orders, rules
@@ -44,6 +44,13 @@ class CheckoutExpired(Conflict):
 class CheckoutView:
     checkout: Checkout
     cart: access.CartView
+
+
+async def _log(session: AsyncSession, kind: str, cart: Cart, *, now: datetime) -> None:
+    """An event per line of the cart as the database holds it (flushed)."""
+    await session.execute(
+        journal.EACH_LINE, {**journal.stamp(now), **journal.each_line(kind, cart.id)}
+    )
 
 
 async def _open_checkout(
@@ -139,6 +146,7 @@ async def start(
     cart.status, cart.locked_until = "locked", checkout.expires_at
     access.touch(cart, now)
     await session.flush()
+    await _log(session, "checkout_started", cart, now=now)
     return CheckoutView(checkout, await access.view(session, cart, now=now))
 
 
@@ -199,6 +207,7 @@ async def complete(
         raise CheckoutExpired("The reservation ran out; start the checkout again")
     session.add(order)
     await session.flush()  # the archive refers to the order, and no relationship orders them
+    await _log(session, "checkout_completed", cart, now=now)  # before the lines are cleared
     session.add(
         CartArchive(
             cart_id=cart.id, order_id=order.id, snapshot=orders.snapshot(view), archived_at=now
@@ -250,5 +259,6 @@ async def expire_lapsed(session: AsyncSession, *, now: datetime, candidates: int
             cart.status, cart.locked_until = "active", None
             access.touch(cart, now, by_shopper=False)
         await session.flush()
+        await _log(session, "checkout_expired", cart, now=now)
         return 1
     return 0

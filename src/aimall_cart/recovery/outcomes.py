@@ -14,6 +14,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from aimall_cart.carts import journal
 from aimall_cart.checkout.models import Order
 from aimall_cart.db import Database
 from aimall_cart.recovery import bandit, rules
@@ -32,6 +33,8 @@ async def settle(
             await session.execute(
                 select(
                     RecoveryCase.id,
+                    RecoveryCase.cart_id,
+                    RecoveryCase.messages_sent,
                     RecoveryCase.window_starts_at,
                     Order.id.label("order_id"),
                     Order.created_at,
@@ -65,6 +68,10 @@ async def settle(
                 .values(**values)
             )
             settled += done.rowcount  # type: ignore[attr-defined]
+            if recovered and row.messages_sent and done.rowcount:  # type: ignore[attr-defined]
+                # Won back by a message: what the analytics count as recovered.
+                stamp = journal.stamp(now)
+                await session.execute(journal.RECOVERED, {**stamp, "cart_id": row.cart_id})
         await session.commit()
     return settled
 

@@ -1,0 +1,48 @@
+"""The daily roll-ups of the cart event log, and how far they have read it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aimall_cart.db import Base
+
+# The roll-up rows that hold a whole seller (product ``ALL``) or the whole platform (seller too).
+ALL = ""
+
+
+class DailyFigures(Base):
+    """One day's figures for one product, one seller (``product_id`` = ``ALL``) or the platform
+    (both ``ALL``). Cart counts are distinct carts; ``carts`` counts a cart on the first day it
+    took the product (or the seller's, or any, product), so days add up to a range's figure."""
+
+    __tablename__ = "analytics_daily"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    seller_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    carts_created: Mapped[int] = mapped_column(default=0)
+    carts: Mapped[int] = mapped_column(default=0)
+    units_added: Mapped[int] = mapped_column(default=0)
+    value_added: Mapped[int] = mapped_column(BigInteger, default=0)
+    checkouts_started: Mapped[int] = mapped_column(default=0)
+    converted_carts: Mapped[int] = mapped_column(default=0)
+    converted_value: Mapped[int] = mapped_column(BigInteger, default=0)
+    abandoned_carts: Mapped[int] = mapped_column(default=0)
+    abandoned_value: Mapped[int] = mapped_column(BigInteger, default=0)
+    recovered_carts: Mapped[int] = mapped_column(default=0)
+    reason_price: Mapped[int] = mapped_column(default=0)
+    reason_availability: Mapped[int] = mapped_column(default=0)
+    reason_other: Mapped[int] = mapped_column(default=0)
+
+
+class RollupState(Base):
+    """How far the roll-ups have read the event log (one row)."""
+
+    __tablename__ = "analytics_rollup_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigInteger)
+    refreshed_at: Mapped[datetime]
