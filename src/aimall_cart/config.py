@@ -68,7 +68,6 @@ class Settings(BaseSettings):
     # is half of it); a seller never sees a figure drawn from fewer distinct carts than this.
     analytics_lag_seconds: int = Field(default=10, ge=2)
     seller_min_group: int = Field(default=5, ge=2)
-    event_retention_days: int = Field(default=90, ge=1)
 
     embedded_worker: bool = True
     worker_tick_seconds: float = Field(default=1.0, gt=0)

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import CheckConstraint, Index, Row, String, Text, insert
+from sqlalchemy import CheckConstraint, Index, Row, String, Text, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -124,6 +124,22 @@ async def emit_many(
             }
         )
     await session.execute(insert(OutboxEvent), rows)
+
+
+async def purge_settled(session: AsyncSession, *, created_before: datetime, limit: int) -> int:
+    """Delivered and dead events created before ``created_before`` (their payloads are copies of
+    messages and orders), oldest first, up to ``limit``; how many went."""
+    ids = list(
+        await session.scalars(
+            select(OutboxEvent.id)
+            .where(OutboxEvent.status != "pending", OutboxEvent.created_at < created_before)
+            .order_by(OutboxEvent.created_at)
+            .limit(limit)
+        )
+    )
+    if ids:
+        await session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(ids)))
+    return len(ids)
 
 
 def member(user_id: str) -> str:

@@ -10,8 +10,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from aimall_cart import worker
+from aimall_cart.carts.models import CartEvent
 from aimall_cart.checkout.models import Order
 from aimall_cart.config import Settings
 from aimall_cart.db import Database
@@ -51,6 +53,11 @@ async def _erase(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str
     return erased
 
 
+async def _count_events(app: FastAPI) -> int:
+    async with app.state.database.read_session() as session:
+        return int(await session.scalar(select(func.count()).select_from(CartEvent)) or 0)
+
+
 async def test_a_member_exports_everything_held_about_them(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
@@ -77,6 +84,7 @@ async def test_a_member_exports_everything_held_about_them(
         "recovery.webhook",
         "order.placed",
     }
+    assert {"item_added", "checkout_completed"} <= {e["kind"] for e in document["cart_events"]}
     assert "discount_codes" in document
     assert "idempotency_keys" in document
 
@@ -86,6 +94,7 @@ async def test_erasing_a_member_leaves_nameless_orders_and_no_further_message(
 ) -> None:
     flow = await full_flow(client, settings)
     report_before = (await client.get("/v1/admin/recovery/report", headers=admin(settings))).json()
+    events_before = await _count_events(app)
 
     erased = await _erase(client, flow.member)
 
@@ -102,6 +111,8 @@ async def test_erasing_a_member_leaves_nameless_orders_and_no_further_message(
     assert document["carts"] == document["orders"] == document["archived_carts"] == []
     assert document["recovery"] == {"group": None, "cases": [], "messages": []}
     assert document["outbox_events"] == []
+    assert document["cart_events"] == []
+    assert await _count_events(app) == events_before  # the figures keep them, nameless
     async with app.state.database.read_session() as session:
         order = await session.get_one(Order, flow.order_id_uuid)
         await session.refresh(order, ["lines"])

@@ -2,7 +2,9 @@
 keep stays without naming them.
 
 Open carts go with their lines, checkouts and held stock. A checked-out cart stays as a nameless
-row (its order refers to it) owned by a random token hash nobody holds; its archive goes. Orders
+row (its order refers to it) owned by a random token hash nobody holds, under a new analytics
+pseudonym; its archive goes. The cart event log is left whole: once no cart carries its
+pseudonym, an event names no one, and the figures keep it. Orders
 keep lines and totals but lose the customer, the payment reference and the single-use code.
 Discount codes, preferences, idempotency records and the outbox events about the subject go,
 except an order hand-off not yet delivered, which is kept with the nameless order. Recovery's
@@ -23,7 +25,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimall_cart import events
-from aimall_cart.carts.models import Cart, CartItem, DiscountCode
+from aimall_cart.carts.models import Cart, CartItem, DiscountCode, new_analytics_key
 from aimall_cart.checkout import orders
 from aimall_cart.checkout.models import CartArchive, Checkout, Order
 from aimall_cart.crypto import KeyRing
@@ -77,6 +79,8 @@ async def _carts(session: AsyncSession, ids: list[uuid.UUID]) -> dict[str, int]:
                 guest_token_hash=secrets.token_hex(32),
                 merged_into_id=None,
                 discount_code_id=None,
+                # A new pseudonym: the cart's events stay in the figures, tied to no one.
+                analytics_key=new_analytics_key(),
             )
         )
     erased = await delete_carts(session, [cart_id for cart_id in ids if cart_id not in ordered])

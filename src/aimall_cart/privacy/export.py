@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from aimall_cart.carts.models import Cart, DiscountCode
+from aimall_cart.carts.models import Cart, CartEvent, DiscountCode
 from aimall_cart.checkout import orders
 from aimall_cart.checkout.models import CartArchive, Order
 from aimall_cart.crypto import KeyRing
@@ -121,6 +121,27 @@ async def _orders_and_archives(
     }
 
 
+async def _cart_events(session: AsyncSession, carts: list[Cart]) -> list[dict[str, Any]]:
+    """The raw events of the subject's carts, which name a cart only by its pseudonym."""
+    keys = [cart.analytics_key for cart in carts]
+    found = await session.scalars(
+        select(CartEvent).where(CartEvent.cart_key.in_(keys)).order_by(CartEvent.id)
+    )
+    return [
+        {
+            "kind": event.kind,
+            "occurred_at": event.occurred_at,
+            "product_id": event.product_id,
+            "variant_id": event.variant_id,
+            "quantity_delta": event.quantity_delta,
+            "value": event.value,
+            "currency": event.currency,
+            "reason": event.reason,
+        }
+        for event in found
+    ]
+
+
 async def _codes(session: AsyncSession, subject: personal.Subject) -> list[dict[str, Any]]:
     if subject.user_id is None:
         return []
@@ -173,12 +194,14 @@ async def export(
 ) -> dict[str, Any]:
     """One document of everything held about the subject; each registered feature adds its
     own keys."""
+    carts = await subject_carts(session, subject)
     document: dict[str, Any] = {
         "subject": {"type": "member", "user_id": subject.user_id}
         if subject.user_id is not None
         else {"type": "guest"},
         **await _preferences(session, subject, keys),
-        "carts": [_cart(cart) for cart in await subject_carts(session, subject)],
+        "carts": [_cart(cart) for cart in carts],
+        "cart_events": await _cart_events(session, carts),
         **await _orders_and_archives(session, subject, keys),
         "discount_codes": await _codes(session, subject),
         **await _records(session, subject),

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, or_, select
+from sqlalchemy import Row, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimall_cart.crypto import KeyRing, Unreadable, key_id_of
@@ -68,6 +68,21 @@ def readable(note: Notification, keys: KeyRing) -> dict[str, Any]:
     """The notification's columns, its sealed text opened."""
     row = {column.key: getattr(note, column.key) for column in Notification.__mapper__.columns}
     return row | {field: open_text(keys, note.id, field, row[field]) for field in SEALED_FIELDS}
+
+
+async def purge_sent(session: AsyncSession, *, sent_before: datetime, limit: int) -> int:
+    """Messages sent before ``sent_before``, oldest first, up to ``limit``; how many went."""
+    ids = list(
+        await session.scalars(
+            select(Notification.id)
+            .where(Notification.sent_at < sent_before)
+            .order_by(Notification.sent_at, Notification.id)
+            .limit(limit)
+        )
+    )
+    if ids:
+        await session.execute(delete(Notification).where(Notification.id.in_(ids)))
+    return len(ids)
 
 
 def cursor_of(note: Notification) -> str:
