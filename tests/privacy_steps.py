@@ -74,7 +74,12 @@ async def full_flow(client: httpx.AsyncClient, settings: Settings) -> Flow:
     }
     assert NAME in (await sent_to(client, settings, user_id=MEMBER))[0]["body"]
     order_id = await checkout(client, member, PAYMENT)
-    await add_item(client, member, "shirt-blue-l")
+    again = await client.post(
+        "/v1/cart/items",
+        json={"product_id": "shirt", "variant_id": "shirt-blue-l", "quantity": 1},
+        headers={**member, "Idempotency-Key": "add-blue-once"},
+    )
+    assert again.status_code in (200, 201), again.text
     created = await client.post("/v1/cart")
     assert created.status_code == 201, created.text
     guest_token = created.headers["X-Cart-Token"]

@@ -86,7 +86,7 @@ async def test_a_member_exports_everything_held_about_them(
     }
     assert {"item_added", "checkout_completed"} <= {e["kind"] for e in document["cart_events"]}
     assert "discount_codes" in document
-    assert "idempotency_keys" in document
+    assert [k["key"] for k in document["idempotency_keys"]] == ["add-blue-once"]
 
 
 async def test_erasing_a_member_leaves_nameless_orders_and_no_further_message(
@@ -104,6 +104,7 @@ async def test_erasing_a_member_leaves_nameless_orders_and_no_further_message(
     assert erased["notifications"] == 3
     assert erased["recovery_cases"] == 1
     assert erased["preferences"] == 1
+    assert erased["idempotency_keys"] == 1
     assert set((await _erase(client, flow.member)).values()) == {0}
     assert (await client.get("/v1/cart", headers=flow.member)).status_code == 404
     document = await _export(client, flow.member)
