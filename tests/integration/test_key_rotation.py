@@ -243,3 +243,34 @@ async def test_values_from_before_key_ids_are_read_and_then_resealed(
         assert (await _get(app, "/v1/me/preferences", headers)).json()["email"] == EMAIL
     finally:
         await database.dispose()
+
+
+async def test_text_stored_in_clear_before_sealing_is_read_and_then_sealed(
+    old_settings: Settings, database_url: str
+) -> None:
+    """Message text and payment references written before they were sealed read as they are, and
+    rotation seals them."""
+    app = _with_ring(old_settings, NEW)
+    database: Database = app.state.database
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://cart.test") as client:
+            flow = await full_flow(client, old_settings)
+        async with database.write_session() as session:
+            await session.execute(text("UPDATE orders SET payment_reference = 'pay-in-clear'"))
+            await session.execute(text("UPDATE recovery_notifications SET body = 'Hi Clearname'"))
+            await session.commit()
+        order = await _get(app, f"/v1/orders/{flow.order_id}", flow.member)
+        assert order.json()["payment_reference"] == "pay-in-clear"
+
+        await rotation.rotate(database, crypto.key_ring(NEW), keys_cli.RESEALERS, batch_size=3)
+
+        everything = await dump(database)
+        assert "pay-in-clear" not in everything
+        assert "Clearname" not in everything
+        order = await _get(app, f"/v1/orders/{flow.order_id}", flow.member)
+        assert order.json()["payment_reference"] == "pay-in-clear"
+        notes = await _get(app, "/v1/me/notifications", flow.member)
+        assert [n["body"] for n in notes.json()["items"]] == ["Hi Clearname"]
+    finally:
+        await database.dispose()
