@@ -16,6 +16,7 @@ from aimall_cart.clock import Now
 from aimall_cart.config import AppSettings
 from aimall_cart.db import ReadSession
 from aimall_cart.errors import Invalid, NotFound
+from aimall_cart.fields import CatalogId
 
 router = APIRouter(tags=["analytics"])
 From = Annotated[date | None, Query(alias="from", description="First day (UTC), inclusive")]
@@ -50,7 +51,7 @@ async def seller_analytics(
     now: Now,
     first: From = None,
     last: To = None,
-    seller_id: Annotated[str | None, Query(max_length=128)] = None,
+    seller_id: Annotated[CatalogId | None, Query()] = None,
 ) -> schemas.SellerAnalytics:
     """A seller's own products only (``seller_id`` is for admins); cells drawn from fewer than
     ``min_group`` carts are withheld, with enough others that none can be worked out."""
