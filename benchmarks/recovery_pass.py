@@ -64,7 +64,7 @@ async def _carts(
         for n in range(carts):
             await privacy.save(
                 session,
-                data_key=settings.data_key,
+                keys=settings.keys,
                 user_id=f"b-{n}",
                 choice=PreferencesIn(
                     marketing_consent=True, email=f"b{n}@mail.example", name=f"Shopper {n}"

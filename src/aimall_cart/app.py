@@ -44,6 +44,7 @@ from aimall_cart.middleware import BodyLimit, RequestId, request_id
 from aimall_cart.monitoring.routes import router as monitoring_router
 from aimall_cart.operations import router as operations_router
 from aimall_cart.privacy.routes import router as privacy_router
+from aimall_cart.recovery import personal as _recovery_personal  # noqa: F401  registers its data
 from aimall_cart.recovery.routes import router as recovery_router
 
 log = logging.getLogger("aimall_cart")

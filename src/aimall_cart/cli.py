@@ -1,4 +1,5 @@
-"""The ``aimall-cart`` command: serve, worker, migrate, seed, token, and the simulate sub-app."""
+"""The ``aimall-cart`` command: serve, worker, migrate, seed, token, and the simulate and keys
+sub-apps."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import typer
 from fastapi import FastAPI
 from rich.console import Console
 
-from aimall_cart import logs
+from aimall_cart import keys_cli, logs
 from aimall_cart import migrate as migrations
 from aimall_cart.auth import Principal, Role, issue_token
 from aimall_cart.clock import Clock
@@ -229,3 +230,4 @@ def token(
 
 
 app.add_typer(simulation_cli.app, name="simulate")
+app.add_typer(keys_cli.app, name="keys")

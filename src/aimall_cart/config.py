@@ -10,11 +10,14 @@ from fastapi import Depends, Request
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aimall_cart.crypto import KeyRing, key_ring
+
 # Development defaults are public knowledge, so production refuses to start with them.
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105
 DEV_TOKEN_HASH_KEY = "dev-only-token-hash-key-change-me-0123456789"  # noqa: S105
 DEV_WEBHOOK_SECRET = "dev-only-webhook-secret-change-me-0123456789"  # noqa: S105
 DEV_DATA_KEY = "dev-only-data-key-change-me-0123456789abcdefgh"
+DEV_DATA_KEYS = f"dev:{DEV_DATA_KEY}"
 
 
 class Settings(BaseSettings):
@@ -52,7 +55,15 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_sender: str = "AIMall <no-reply@aimall.example>"
     public_base_url: str = "http://127.0.0.1:8000"
-    data_key: str = DEV_DATA_KEY
+    # The key ring that seals personal data at rest: ``kid:secret,...``, the first the primary.
+    data_keys: str = Field(default=DEV_DATA_KEYS, repr=False)
+    key_rotation_batch_size: int = Field(default=500, ge=1, le=10_000)
+
+    guest_retention_days: int = Field(default=30, ge=1)
+    archive_retention_days: int = Field(default=365, ge=1)
+    message_retention_days: int = Field(default=180, ge=1)
+    event_retention_days: int = Field(default=90, ge=1)
+    retention_batch_size: int = Field(default=500, ge=1, le=10_000)
 
     health_database_timeout_seconds: float = Field(default=2.0, gt=0)
     # The folder where every process of one ``serve`` counts its metrics; ``serve`` makes one
@@ -68,7 +79,6 @@ class Settings(BaseSettings):
     # is half of it); a seller never sees a figure drawn from fewer distinct carts than this.
     analytics_lag_seconds: int = Field(default=10, ge=2)
     seller_min_group: int = Field(default=5, ge=2)
-    event_retention_days: int = Field(default=90, ge=1)
 
     embedded_worker: bool = True
     worker_tick_seconds: float = Field(default=1.0, gt=0)
@@ -97,6 +107,15 @@ class Settings(BaseSettings):
             raise ValueError(f"{name} must be an http:// or https:// URL")
         return url or None
 
+    @field_validator("data_keys")
+    @classmethod
+    def _data_keys_form_a_ring(cls, spec: str) -> str:
+        try:
+            key_ring(spec)
+        except ValueError as error:
+            raise ValueError(f"AIMALL_CART_DATA_KEYS: {error}") from None
+        return spec
+
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> Settings:
         if self.env != "production":
@@ -113,9 +132,14 @@ class Settings(BaseSettings):
             raise ValueError("AIMALL_CART_TEST_CLOCK must never be on in production")
         if len(self.jwt_secret) < 32 and self.jwt_public_key is None:
             raise ValueError("AIMALL_CART_JWT_SECRET must be at least 32 characters")
-        if self.data_key == DEV_DATA_KEY:
-            raise ValueError("AIMALL_CART_DATA_KEY must be set in production")
+        if any(secret == DEV_DATA_KEY for _kid, secret in self.keys.keys):
+            raise ValueError("AIMALL_CART_DATA_KEYS must be set in production")
         return self
+
+    @property
+    def keys(self) -> KeyRing:
+        """The data key ring (parsed once per distinct setting)."""
+        return key_ring(self.data_keys)
 
     @property
     def is_sqlite(self) -> bool:

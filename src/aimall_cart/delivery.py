@@ -1,10 +1,10 @@
-"""Delivering outbox events at least once. Every event goes to the structured log, then to the
-channel its feature registered for its type (``register``): an exact type, or a prefix ending in
-a dot (``"order."``), the longest match winning. The kernel names no feature: features register
-their channels when the entrypoint that runs the worker imports them. A channel with no target
-configured counts an event as delivered once logged. An event of a type no channel takes is
-retried until it is dead, so a misnamed event stays in the outbox to be found rather than
-vanishing.
+"""Delivering outbox events at least once. Every attempt goes to the structured log by event id
+and type only (a payload may name a person), then to the channel its feature registered for its
+type (``register``): an exact type, or a prefix ending in a dot (``"order."``), the longest match
+winning. The kernel names no feature: features register their channels when the entrypoint that
+runs the worker imports them. A channel with no target configured counts an event as delivered.
+An event of a type no channel takes is retried until it is dead, so a misnamed event stays in
+the outbox to be found rather than vanishing.
 
 A worker claims a batch in one short transaction by pushing each event's next attempt a lease
 into the future, sends with no transaction open, then records the outcome. A worker that dies
@@ -28,8 +28,9 @@ import orjson
 from sqlalchemy import select
 
 from aimall_cart.config import Settings
+from aimall_cart.crypto import KeyRing, Unreadable
 from aimall_cart.db import Database
-from aimall_cart.events import OutboxEvent
+from aimall_cart.events import OutboxEvent, open_payload
 
 log = logging.getLogger("aimall_cart.events")
 MAX_BACKOFF = timedelta(hours=1)
@@ -42,6 +43,8 @@ class Claimed:
     payload: dict[str, Any]
     attempts: int
     created_at: datetime
+    # Why the payload could not be opened (its key left the ring); such an event is not sent.
+    unreadable: str | None = None
 
 
 # Sends one claimed event; answers None when it was delivered, else why not.
@@ -95,8 +98,16 @@ def envelope(event: Claimed) -> bytes:
     )
 
 
+def _claimed(event: OutboxEvent, keys: KeyRing) -> Claimed:
+    try:
+        payload = open_payload(keys, event.id, event.payload)
+    except Unreadable as error:
+        return Claimed(event.id, event.type, {}, event.attempts, event.created_at, str(error))
+    return Claimed(event.id, event.type, payload, event.attempts, event.created_at)
+
+
 async def _claim(
-    database: Database, *, now: datetime, lease: timedelta, batch: int
+    database: Database, keys: KeyRing, *, now: datetime, lease: timedelta, batch: int
 ) -> list[Claimed]:
     async with database.write_session() as session:
         events = list(
@@ -111,14 +122,17 @@ async def _claim(
         for event in events:
             event.attempts += 1
             event.next_attempt_at = now + lease
-        claimed = [Claimed(e.id, e.type, e.payload, e.attempts, e.created_at) for e in events]
+        claimed = [_claimed(event, keys) for event in events]
         await session.commit()
     return claimed
 
 
 async def _send(settings: Settings, http: httpx.AsyncClient, event: Claimed) -> str | None:
-    """None when delivered, else why not."""
-    log.info("event %s", envelope(event).decode())
+    """None when delivered, else why not. The log names the event, never its payload, which
+    may name a person."""
+    log.info("event %s %s attempt %d", event.id, event.type, event.attempts)
+    if event.unreadable is not None:
+        return f"unreadable payload: {event.unreadable}"
     channel = channel_for(event.type)
     if channel is None:
         return f"no channel delivers events of type {event.type!r}"
@@ -194,7 +208,7 @@ async def deliver_due(
     batch = max(1, min(50, per_lease))
     delivered = handled = 0
     while handled < limit:
-        claimed = await _claim(database, now=now, lease=lease, batch=batch)
+        claimed = await _claim(database, settings.keys, now=now, lease=lease, batch=batch)
         for event in claimed:
             error = await _send(settings, http, event)
             await _settle(database, settings, event, error, now)

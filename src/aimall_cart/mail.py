@@ -1,17 +1,13 @@
-"""Email that leaves through the outbox: the payload with its address sealed, and sending over
-SMTP.
+"""Email that leaves through the outbox: its payload, and sending over SMTP.
 
 The email payload is built and read here, so the feature that writes it and the channel that
-delivers it share one shape. The address is sealed
-with the notification id as associated data: it never sits in the outbox in clear, and a sealed
-address cannot be moved to another event.
+delivers it share one shape. The outbox seals every payload at rest (``events``), the address
+and the words with it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import re
 import smtplib
@@ -23,12 +19,8 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-
-from aimall_cart import crypto
 from aimall_cart.config import Settings
 
-ADDRESS_PURPOSE = "outbox-email"
 # A send gets the time budget the outbox lease assumes for a webhook post (connect, write, read).
 SMTP_BUDGET_TIMEOUTS = 3
 
@@ -46,24 +38,7 @@ class Email:
     unsubscribe_url: str
 
 
-def seal_address(key_secret: str, address: str, *, notification_id: str) -> str:
-    key = crypto.derive_key(key_secret, purpose=ADDRESS_PURPOSE)
-    sealed = crypto.seal(address.encode(), key=key, context=notification_id.encode())
-    return base64.urlsafe_b64encode(sealed).decode()
-
-
-def unseal_address(key_secret: str, sealed: str, *, notification_id: str) -> str:
-    """Raises ValueError when the address was not sealed with this key for this notification."""
-    key = crypto.derive_key(key_secret, purpose=ADDRESS_PURPOSE)
-    try:
-        raw = base64.b64decode(sealed, altchars=b"-_", validate=True)
-        return crypto.unseal(raw, key=key, context=notification_id.encode()).decode()
-    except (binascii.Error, InvalidTag, UnicodeDecodeError):
-        raise ValueError("the sealed address does not open with this key for this event") from None
-
-
 def email_payload(
-    settings_data_key: str,
     *,
     notification_id: uuid.UUID | str,
     to: str,
@@ -71,29 +46,21 @@ def email_payload(
     body: str,
     unsubscribe_url: str,
 ) -> dict[str, str]:
-    notification = str(notification_id)
     return {
-        "notification_id": notification,
-        "to_sealed": seal_address(settings_data_key, to, notification_id=notification),
+        "notification_id": str(notification_id),
+        "to": to,
         "subject": subject,
         "body": body,
         "unsubscribe_url": unsubscribe_url,
     }
 
 
-def read_email_payload(settings_data_key: str, payload: dict[str, Any]) -> Email:
-    """The email an event carries, its address unsealed; ValueError when it cannot be read."""
-    required = ("notification_id", "to_sealed", "subject", "body", "unsubscribe_url")
+def read_email_payload(payload: dict[str, Any]) -> Email:
+    """The email an event carries; ValueError when it is not one."""
+    required = ("notification_id", "to", "subject", "body", "unsubscribe_url")
     if any(not isinstance(payload.get(name), str) for name in required):
         raise ValueError(f"an email payload needs the text fields {', '.join(required)}")
-    notification_id = payload["notification_id"]
-    return Email(
-        notification_id=notification_id,
-        to=unseal_address(settings_data_key, payload["to_sealed"], notification_id=notification_id),
-        subject=payload["subject"],
-        body=payload["body"],
-        unsubscribe_url=payload["unsubscribe_url"],
-    )
+    return Email(**{name: payload[name] for name in required})
 
 
 def message_id(notification_id: str, sender: str) -> str:

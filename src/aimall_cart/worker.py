@@ -22,15 +22,18 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from aimall_cart import delivery, health, idempotency, metrics
+from aimall_cart import delivery, events, health, idempotency, metrics
 from aimall_cart.checkout import handoff as _order_handoff  # noqa: F401  registers order.*
 from aimall_cart.checkout import service as checkout
 from aimall_cart.clock import Clock
 from aimall_cart.config import Settings
 from aimall_cart.db import Database
 from aimall_cart.inventory import service as inventory
+from aimall_cart.privacy import retention
 from aimall_cart.recovery import channels as _recovery_channels  # noqa: F401  registers recovery.*
+from aimall_cart.recovery import inbox as recovery_inbox
 
 if TYPE_CHECKING:
     from aimall_cart.recovery.engine import Engine
@@ -130,11 +133,55 @@ async def refresh_analytics(context: Context, now: datetime) -> int:
     return done.abandoned
 
 
+RETENTION_BATCHES_PER_RUN = 20  # a run stays short; what is left goes in the next one
+
+
+async def _purged(context: Context, purge: Callable[[AsyncSession, int], Awaitable[int]]) -> int:
+    """Up to ``RETENTION_BATCHES_PER_RUN`` batches of one purge, each committed on its own."""
+    batch, purged = context.settings.retention_batch_size, 0
+    for _ in range(RETENTION_BATCHES_PER_RUN):
+        async with context.database.write_session() as session:
+            went = await purge(session, batch)
+            await session.commit()
+        purged += went
+        if went < batch:
+            break
+    return purged
+
+
+async def purge_expired_data(context: Context, now: datetime) -> int:
+    """Retention: idle guest carts, old archives, old messages and the settled outbox events
+    that carried them, in bounded batches, each committed on its own; logs what went. (Raw cart
+    events are purged by the analytics refresh, once rolled up.)"""
+    settings = context.settings
+    guests = now - timedelta(days=settings.guest_retention_days)
+    archives = now - timedelta(days=settings.archive_retention_days)
+    messages = now - timedelta(days=settings.message_retention_days)
+    purged = {
+        "guest_carts": await _purged(
+            context, lambda s, n: retention.purge_guest_carts(s, idle_before=guests, limit=n)
+        ),
+        "archived_carts": await _purged(
+            context, lambda s, n: retention.purge_archives(s, archived_before=archives, limit=n)
+        ),
+        "messages": await _purged(
+            context, lambda s, n: recovery_inbox.purge_sent(s, sent_before=messages, limit=n)
+        ),
+        "outbox_events": await _purged(
+            context, lambda s, n: events.purge_settled(s, created_before=messages, limit=n)
+        ),
+    }
+    if any(purged.values()):
+        log.info("retention purged %s", " ".join(f"{k}={v}" for k, v in purged.items()))
+    return sum(purged.values())
+
+
 JOBS = (
     Job("heartbeat", health.HEARTBEAT_INTERVAL, heartbeat),
     Job("deliver-events", timedelta(seconds=1), deliver_events),
     Job("expire-checkouts", timedelta(seconds=5), expire_checkouts),
     Job("purge-idempotency-keys", timedelta(minutes=10), purge_idempotency_keys),
+    Job("purge-expired-data", timedelta(minutes=10), purge_expired_data),
 )
 
 

@@ -17,7 +17,7 @@ from aimall_cart.carts import promotions
 from aimall_cart.carts.models import Cart, DiscountCode
 from aimall_cart.checkout.models import Order
 from aimall_cart.config import Settings
-from aimall_cart.events import OutboxEvent
+from aimall_cart.events import OutboxEvent, open_payload
 from tests.answers import add_item, advance, cart_of, problem_of, read_cart, stock_of
 from tests.builders import bearer, shirt
 
@@ -283,7 +283,8 @@ async def test_the_order_charges_the_promotion_and_the_code_pays_for_one_order_o
             is None
         )
         event = (await session.scalars(select(OutboxEvent))).one()
-        assert event.payload["promotion"] == order["promotion"]
+        payload = open_payload(settings.keys, event.id, event.payload)
+        assert payload["promotion"] == order["promotion"]
 
     await add_item(client, member, "shirt-red-m")
     problem_of(await apply(client, member, code.code), 422, "invalid_discount_code")

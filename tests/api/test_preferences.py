@@ -7,12 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.exceptions import InvalidTag
 from fastapi import FastAPI
 from sqlalchemy import event, text
 
 from aimall_cart.config import Settings
-from aimall_cart.crypto import derive_key, unseal
+from aimall_cart.crypto import Unreadable, key_id_of, key_ring
 from aimall_cart.db import Database
 from aimall_cart.privacy import service as privacy
 from tests.answers import advance, problem_of
@@ -126,10 +125,11 @@ async def test_email_and_name_are_sealed_at_rest_and_bound_to_their_member(
     stored = repr(tuple(row)).encode() + b"".join(v for v in row if isinstance(v, bytes))
     for secret in ("ann.lee", "mail.example", "Ann Lee", "Ann"):
         assert secret.encode() not in stored
-    key = derive_key(settings.data_key, purpose="preferences")
-    assert unseal(row.email_sealed, key=key, context=b"u-1") == EMAIL.encode()
-    with pytest.raises(InvalidTag):
-        unseal(row.email_sealed, key=key, context=b"u-2")
+    keys = settings.keys
+    assert key_id_of(row.email_sealed) == keys.primary
+    assert keys.open(row.email_sealed.decode(), purpose="preferences", context="u-1") == EMAIL
+    with pytest.raises(Unreadable):
+        keys.open(row.email_sealed.decode(), purpose="preferences", context="u-2")
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT"])
@@ -193,7 +193,7 @@ async def test_unsubscribe_link_withdraws_consent(
 ) -> None:
     given = await save(client, member, ANN)
     await advance(client, settings, 60)
-    url = privacy.unsubscribe_url("http://cart.test", settings.data_key, "u-1")
+    url = privacy.unsubscribe_url("http://cart.test", settings.keys, "u-1")
     response = await client.request(method, url, data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200, response.text
     assert response.json() == {"unsubscribed": True}
@@ -208,7 +208,7 @@ async def test_unsubscribe_link_withdraws_consent(
 async def test_unsubscribe_without_preferences_stores_the_refusal(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str]
 ) -> None:
-    token = privacy.unsubscribe_token(settings.data_key, "u-1")
+    token = privacy.unsubscribe_token(settings.keys, "u-1")
     response = await client.post("/v1/unsubscribe", params={"token": token})
     assert response.status_code == 200, response.text
     stored = await read(client, member)
@@ -221,9 +221,15 @@ async def test_tampered_unsubscribe_token_is_refused(
     client: httpx.AsyncClient, settings: Settings, member: dict[str, str], method: str
 ) -> None:
     await save(client, member, ANN)
-    token = privacy.unsubscribe_token(settings.data_key, "u-1")
+    token = privacy.unsubscribe_token(settings.keys, "u-1")
     flipped = token[:5] + ("A" if token[5] != "A" else "B") + token[6:]
-    for bad in (flipped, token[:-2], privacy.unsubscribe_token("another-key", "u-1"), "", "%%"):
+    for bad in (
+        flipped,
+        token[:-2],
+        privacy.unsubscribe_token(key_ring("other:another-key"), "u-1"),
+        "",
+        "%%",
+    ):
         response = await client.request(method, "/v1/unsubscribe", params={"token": bad})
         problem_of(response, 404, "invalid_unsubscribe_token")
     assert (await read(client, member))["marketing_consent"] is True
@@ -246,7 +252,7 @@ async def test_contacts_opens_many_members_in_one_query(
     try:
         async with database.read_session() as session:
             found = await privacy.contacts(
-                session, data_key=settings.data_key, user_ids=[*members, "stranger"]
+                session, keys=settings.keys, user_ids=[*members, "stranger"]
             )
     finally:
         event.remove(database.engine.sync_engine, "before_cursor_execute", record)

@@ -23,7 +23,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from aimall_cart import delivery, mail
-from aimall_cart.config import Settings
+from aimall_cart.config import DEV_DATA_KEYS, Settings
+from aimall_cart.crypto import key_ring
 from aimall_cart.db import Database
 from aimall_cart.events import OutboxEvent, emit
 from aimall_cart.recovery import channels
@@ -31,6 +32,7 @@ from tests.ports import free_port
 from tests.receiver import Receiver
 
 ADDRESS = "alex.shopper@example.org"
+SETTINGS_KEYS = key_ring(DEV_DATA_KEYS)
 ORDER_SECRET = "order-webhook-secret-0123456789abcdef0123456789"
 RECOVERY_SECRET = "recovery-webhook-secret-0123456789abcdef01234567"
 UNSUBSCRIBE_URL = "https://shop.example/unsubscribe?token=tok-123"
@@ -126,7 +128,7 @@ def webhooks(settings: Settings, receivers: tuple[Receiver, Receiver]) -> Settin
 
 async def _emit(database: Database, event_type: str, payload: dict[str, Any]) -> uuid.UUID:
     async with database.write_session() as session:
-        event = emit(session, event_type, payload, now=T0)
+        event = emit(session, event_type, payload, keys=SETTINGS_KEYS, person=None, now=T0)
         await session.commit()
     return event.id
 
@@ -134,7 +136,6 @@ async def _emit(database: Database, event_type: str, payload: dict[str, Any]) ->
 async def _emit_email(database: Database, settings: Settings) -> tuple[uuid.UUID, str]:
     notification_id = str(uuid.uuid4())
     payload = mail.email_payload(
-        settings.data_key,
         notification_id=notification_id,
         to=ADDRESS,
         subject="Prices have changed on Enamel mug",
@@ -279,15 +280,15 @@ async def test_the_log_line_of_an_email_event_does_not_name_the_address(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = smtp if configured else smtp.model_copy(update={"smtp_host": None})
-    event_id, notification_id = await _emit_email(database, settings)
+    event_id, _ = await _emit_email(database, settings)
 
     with caplog.at_level(logging.INFO, logger="aimall_cart.events"):
         assert await delivery.deliver_due(database, settings, http, now=T0) == 1
 
     [line] = [r.getMessage() for r in caplog.records if r.name == "aimall_cart.events"]
     assert str(event_id) in line
-    assert notification_id in line
-    assert ADDRESS not in line
+    for personal in (ADDRESS, "Alex", UNSUBSCRIBE_URL, "tok-123"):
+        assert personal not in line
     assert len(mail_server.inbox.received) == (1 if configured else 0)
     assert (await _row(database, event_id)).status == "delivered"
 
@@ -296,14 +297,17 @@ async def test_an_address_sealed_under_another_key_is_retried_not_sent(
     database: Database, smtp: Settings, http: httpx.AsyncClient, mail_server: MailServer
 ) -> None:
     event_id, _ = await _emit_email(database, smtp)
-    rotated = smtp.model_copy(update={"data_key": "a-different-data-key-0123456789abcdef0123"})
+    rotated = smtp.model_copy(
+        update={"data_keys": "other:a-different-data-key-0123456789abcdef0123"}
+    )
 
     assert await delivery.deliver_due(database, rotated, http, now=T0) == 0
 
     row = await _row(database, event_id)
     assert (row.status, row.attempts) == ("pending", 1)
     assert row.last_error is not None
-    assert "unreadable email payload" in row.last_error
+    assert "unreadable payload" in row.last_error
+    assert "'dev'" in row.last_error
     assert mail_server.inbox.received == []
 
 
@@ -371,7 +375,7 @@ async def test_order_placed_still_goes_to_the_order_url_only(
     assert (await _row(database, event_id)).status == "delivered"
 
 
-async def test_without_a_recovery_webhook_url_the_event_is_logged_and_counted_delivered(
+async def test_without_a_recovery_webhook_url_the_event_is_logged_by_id_and_counted_delivered(
     database: Database,
     webhooks: Settings,
     http: httpx.AsyncClient,
@@ -385,7 +389,7 @@ async def test_without_a_recovery_webhook_url_the_event_is_logged_and_counted_de
         assert await delivery.deliver_due(database, log_only, http, now=T0) == 1
 
     assert [r.requests for r in receivers] == [[], []]
-    assert any("n-42" in record.getMessage() for record in caplog.records)
+    assert any(str(event_id) in record.getMessage() for record in caplog.records)
     assert (await _row(database, event_id)).status == "delivered"
 
 

@@ -28,7 +28,9 @@ async def test_an_event_in_flight_when_the_worker_is_killed_is_delivered_again(
     receiver.hang_next = 1  # the first delivery reaches the receiver and waits for an answer
     database = Database(database_url)
     async with database.write_session() as session:
-        event = emit(session, "order.placed", {"id": "order-1"}, now=datetime.now(UTC))
+        payload = {"id": "order-1"}
+        now = datetime.now(UTC)
+        event = emit(session, "order.placed", payload, keys=settings.keys, person=None, now=now)
         await session.commit()
     env = {
         **os.environ,

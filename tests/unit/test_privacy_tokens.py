@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aimall_cart.crypto import key_ring
 from aimall_cart.privacy.service import (
     InvalidUnsubscribeToken,
     unsubscribe_token,
@@ -16,7 +17,7 @@ from aimall_cart.privacy.service import (
     user_of_token,
 )
 
-KEY = "unit-test-data-key-0123456789abcdef"
+KEY = key_ring("unit:unit-test-data-key-0123456789abcdef")
 URL_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
 user_ids = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=128)
 
@@ -50,7 +51,7 @@ def test_every_single_character_change_is_refused() -> None:
 
 def test_token_under_another_key_is_refused() -> None:
     with pytest.raises(InvalidUnsubscribeToken):
-        user_of_token(KEY, unsubscribe_token("another-data-key", "u-1"))
+        user_of_token(KEY, unsubscribe_token(key_ring("other:another-data-key"), "u-1"))
 
 
 def test_member_swapped_under_a_valid_mac_is_refused() -> None:

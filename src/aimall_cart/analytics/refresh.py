@@ -7,6 +7,7 @@ commits itself: each batch of abandoned carts, then the roll-up and the purge to
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,6 +17,7 @@ from aimall_cart.db import Database
 from aimall_cart.recovery import policy as recovery_policy
 
 ABANDONED_BATCH = 500
+log = logging.getLogger("aimall_cart.retention")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,8 @@ async def run(database: Database, settings: Settings, *, now: datetime) -> Refre
     async with database.write_session() as session:
         days = await rollup.refresh(session, now=now)
         kept_from = (now - timedelta(days=settings.event_retention_days)).date()
-        purged = await rollup.purge(session, before=kept_from)
+        purged = await rollup.purge(session, before=kept_from, limit=settings.retention_batch_size)
         await session.commit()
+    if purged:
+        log.info("retention purged cart_events=%d (days before %s)", purged, kept_from)
     return Refreshed(abandoned=abandoned, days=days, purged=purged)

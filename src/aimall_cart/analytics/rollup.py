@@ -155,7 +155,11 @@ async def refresh(session: AsyncSession, *, now: datetime) -> int:
     return (now.date() - since).days + 1
 
 
-async def purge(session: AsyncSession, *, before: date) -> int:
-    """Raw events of days before ``before`` (the roll-ups stay); how many went."""
-    done = await session.execute(delete(CartEvent).where(CartEvent.day < before))
-    return int(done.rowcount)  # type: ignore[attr-defined]
+async def purge(session: AsyncSession, *, before: date, limit: int) -> int:
+    """Raw events of days before ``before`` (the roll-ups stay), the oldest ``limit`` of them, so
+    a day's events leave over several runs rather than in one long statement; how many went."""
+    oldest = select(CartEvent.id).where(CartEvent.day < before).order_by(CartEvent.id).limit(limit)
+    ids = list(await session.scalars(oldest))
+    if ids:
+        await session.execute(delete(CartEvent).where(CartEvent.id.in_(ids)))
+    return len(ids)

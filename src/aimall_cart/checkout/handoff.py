@@ -1,6 +1,6 @@
 """How the order module hears of orders: every ``order.*`` outbox event (``order.placed``) is
-POSTed, signed, to ``AIMALL_CART_ORDER_WEBHOOK_URL``; without one the structured log is the
-hand-off.
+POSTed, signed, to ``AIMALL_CART_ORDER_WEBHOOK_URL``; without one the event counts as delivered
+(the log names it by id, never its payload, which carries personal fields).
 
 Importing this module registers the channel with the outbox delivery; the worker's entrypoint
 does.

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aimall_cart.db import Base
@@ -56,7 +56,7 @@ class Order(Base):
     item_count: Mapped[int]
     promotion_code: Mapped[str | None] = mapped_column(String(32))
     promotion_discount: Mapped[int] = mapped_column(BigInteger, default=0)
-    payment_reference: Mapped[str | None] = mapped_column(String(255))
+    payment_reference: Mapped[str | None] = mapped_column(Text)  # sealed
     created_at: Mapped[datetime]
 
     lines: Mapped[list[OrderLine]] = relationship(

@@ -1,11 +1,17 @@
-"""Orders: made from a checked-out cart, shown to their customer, handed to the order module."""
+"""Orders: made from a checked-out cart, shown to their customer, handed to the order module.
+
+The payment reference is sealed at rest under the data key ring, bound to its order; one no key
+of the ring opens reads as absent, logged by key id.
+"""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -14,7 +20,12 @@ from aimall_cart.carts import access
 from aimall_cart.carts import rules as cart_rules
 from aimall_cart.carts.models import Cart, CartItem
 from aimall_cart.checkout.models import Checkout, Order, OrderLine
+from aimall_cart.crypto import KeyRing, Unreadable, key_id_of
 from aimall_cart.errors import NotFound
+from aimall_cart.rotation import Resealer
+
+log = logging.getLogger("aimall_cart.checkout")
+PAYMENT_PURPOSE = "payment-reference"
 
 
 class OrderNotFound(NotFound):
@@ -27,6 +38,7 @@ def from_cart(
     *,
     promotion: cart_rules.Promotion | None,
     payment_reference: str | None,
+    keys: KeyRing,
     now: datetime,
 ) -> Order:
     """The order a cart makes: its lines at their snapshot prices, and their totals less the
@@ -35,8 +47,9 @@ def from_cart(
         (cart_rules.Line(i.quantity, i.unit_price, i.discount) for i in cart.items), promotion
     )
     honoured = promotion if promotion is not None and promotion.problem is None else None
+    order_id = uuid.uuid4()
     order = Order(
-        id=uuid.uuid4(),
+        id=order_id,
         cart_id=cart.id,
         checkout_id=checkout.id,
         user_id=cart.user_id,
@@ -49,12 +62,48 @@ def from_cart(
         item_count=totals.item_count,
         promotion_code=honoured.code if honoured else None,
         promotion_discount=totals.promotion,
-        payment_reference=payment_reference,
+        payment_reference=seal_payment_reference(keys, order_id, payment_reference),
         created_at=now,
         lines=[],
     )
     order.lines.extend(_line(position, item) for position, item in enumerate(cart.items))
     return order
+
+
+def seal_payment_reference(keys: KeyRing, order_id: uuid.UUID, reference: str | None) -> str | None:
+    if reference is None:
+        return None
+    return keys.seal(reference, purpose=PAYMENT_PURPOSE, context=str(order_id))
+
+
+def _opened(keys: KeyRing, order_id: uuid.UUID, stored: str) -> str:
+    """One stored before sealing is returned as it is; raises ``Unreadable``."""
+    if key_id_of(stored) is None:
+        return stored
+    return keys.open(stored, purpose=PAYMENT_PURPOSE, context=str(order_id))
+
+
+def payment_reference(keys: KeyRing, order: Order) -> str | None:
+    """The order's payment reference in clear; None when no key of the ring opens it."""
+    if order.payment_reference is None:
+        return None
+    try:
+        return _opened(keys, order.id, order.payment_reference)
+    except Unreadable as error:
+        log.warning("an order's payment reference cannot be read: %s", error)
+        return None
+
+
+def _reseal(keys: KeyRing, row: Row[Any]) -> dict[str, Any]:
+    stored = row.payment_reference
+    if keys.is_current(stored):
+        return {}
+    return {
+        "payment_reference": seal_payment_reference(keys, row.id, _opened(keys, row.id, stored))
+    }
+
+
+RESEALER = Resealer(Order, ("payment_reference",), _reseal)
 
 
 def _line(position: int, item: CartItem) -> OrderLine:
@@ -95,7 +144,7 @@ def snapshot(view: access.CartView) -> dict[str, object]:
     }
 
 
-def document(order: Order) -> dict[str, object]:
+def document(order: Order, keys: KeyRing) -> dict[str, object]:
     """The order as the order module receives it, and as ``GET /v1/orders/{id}`` shows it."""
     return {
         "id": str(order.id),
@@ -128,7 +177,7 @@ def document(order: Order) -> dict[str, object]:
         "promotion": {"code": order.promotion_code, "amount": order.promotion_discount}
         if order.promotion_code
         else None,
-        "payment_reference": order.payment_reference,
+        "payment_reference": payment_reference(keys, order),
         "created_at": order.created_at.isoformat().replace("+00:00", "Z"),
     }
 

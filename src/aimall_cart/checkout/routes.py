@@ -16,7 +16,7 @@ from aimall_cart.checkout import orders as order_service
 from aimall_cart.checkout import service as checkout
 from aimall_cart.checkout.schemas import CheckoutOut, CompleteCheckout, OrderOut, StartCheckout
 from aimall_cart.clock import Now
-from aimall_cart.config import Settings
+from aimall_cart.config import AppSettings, Settings
 from aimall_cart.db import ReadSession, WriteSession, commit
 
 router = APIRouter(prefix="/v1/cart/checkout", tags=["checkout"])
@@ -79,6 +79,7 @@ async def complete_checkout(
     response: Response,
     session: WriteSession,
     principal: CurrentPrincipal,
+    settings: AppSettings,
     now: Now,
     body: CompleteCheckout | None = None,
 ) -> OrderOut:
@@ -89,12 +90,13 @@ async def complete_checkout(
             session,
             principal=principal,
             payment_reference=(body or CompleteCheckout()).payment_reference,
+            keys=settings.keys,
             now=now,
         ),
     )
     metrics.CHECKOUTS.labels("completed").inc()
     response.headers["Location"] = f"/v1/orders/{order.id}"
-    return OrderOut.model_validate(order_service.document(order))
+    return OrderOut.model_validate(order_service.document(order, settings.keys))
 
 
 @router.delete("", response_model=CartOut)
@@ -110,7 +112,7 @@ async def cancel_checkout(
 
 @orders.get("/{order_id}", response_model=OrderOut)
 async def read_order(
-    order_id: uuid.UUID, session: ReadSession, principal: CurrentPrincipal
+    order_id: uuid.UUID, session: ReadSession, principal: CurrentPrincipal, settings: AppSettings
 ) -> OrderOut:
     order = await order_service.get(session, principal=principal, order_id=order_id)
-    return OrderOut.model_validate(order_service.document(order))
+    return OrderOut.model_validate(order_service.document(order, settings.keys))

@@ -23,6 +23,7 @@ from aimall_cart.carts import rules as cart_rules
 from aimall_cart.carts.models import Cart
 from aimall_cart.checkout import orders, rules
 from aimall_cart.checkout.models import CartArchive, Checkout, Order
+from aimall_cart.crypto import KeyRing
 from aimall_cart.errors import Conflict, NotFound
 from aimall_cart.inventory import service as inventory
 
@@ -177,7 +178,12 @@ async def cancel(session: AsyncSession, *, principal: Principal, now: datetime) 
 
 
 async def complete(
-    session: AsyncSession, *, principal: Principal, payment_reference: str | None, now: datetime
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    payment_reference: str | None,
+    keys: KeyRing,
+    now: datetime,
 ) -> Order:
     """Turn the checkout into an order: the applied code is redeemed, the held stock is sold, the
     cart is archived and cleared (its code with it), and ``order.placed`` is written to the
@@ -188,7 +194,12 @@ async def complete(
         raise CheckoutExpired("The reservation ran out; start the checkout again")
     view = await access.view(session, cart, now=now)
     order = orders.from_cart(
-        cart, checkout, promotion=view.promotion, payment_reference=payment_reference, now=now
+        cart,
+        checkout,
+        promotion=view.promotion,
+        payment_reference=payment_reference,
+        keys=keys,
+        now=now,
     )
     if cart.discount_code_id is not None:
         await promotions.redeem(session, code_id=cart.discount_code_id, order_id=order.id, now=now)
@@ -206,7 +217,12 @@ async def complete(
     cart.status, cart.locked_until, cart.discount_code_id = "checked_out", None, None
     cart.items.clear()
     access.touch(cart, now)
-    events.emit(session, "order.placed", orders.document(order), now=now)
+    person = events.member(cart.user_id) if cart.user_id else None
+    if person is None and cart.guest_token_hash:
+        person = events.guest(cart.guest_token_hash)
+    events.emit(
+        session, "order.placed", orders.document(order, keys), keys=keys, person=person, now=now
+    )
     await session.flush()
     return order
 

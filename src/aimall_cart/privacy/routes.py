@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
@@ -10,8 +10,10 @@ from aimall_cart.auth import CurrentPrincipal, Principal
 from aimall_cart.clock import Now
 from aimall_cart.config import AppSettings
 from aimall_cart.db import ReadSession, WriteSession, commit
+from aimall_cart.errors import Unauthenticated
+from aimall_cart.privacy import erasure, export, personal
 from aimall_cart.privacy import service as privacy
-from aimall_cart.privacy.schemas import PreferencesIn, PreferencesOut, UnsubscribedOut
+from aimall_cart.privacy.schemas import ErasedOut, PreferencesIn, PreferencesOut, UnsubscribedOut
 
 router = APIRouter(tags=["privacy"])
 
@@ -45,7 +47,7 @@ async def read_preferences(
 ) -> PreferencesOut:
     """The caller's contact preferences; the defaults (no consent) until they save some."""
     user_id = _member(principal)
-    return _body(await privacy.read(session, data_key=settings.data_key, user_id=user_id))
+    return _body(await privacy.read(session, keys=settings.keys, user_id=user_id))
 
 
 @router.put("/v1/me/preferences", response_model=PreferencesOut)
@@ -60,9 +62,7 @@ async def save_preferences(
     user_id = _member(principal)
     view = await commit(
         session,
-        lambda: privacy.save(
-            session, data_key=settings.data_key, user_id=user_id, choice=body, now=now
-        ),
+        lambda: privacy.save(session, keys=settings.keys, user_id=user_id, choice=body, now=now),
     )
     return _body(view)
 
@@ -72,7 +72,7 @@ async def _unsubscribe(
 ) -> UnsubscribedOut:
     await commit(
         session,
-        lambda: privacy.unsubscribe(session, data_key=settings.data_key, token=token, now=now),
+        lambda: privacy.unsubscribe(session, keys=settings.keys, token=token, now=now),
     )
     return UnsubscribedOut()
 
@@ -93,3 +93,36 @@ async def unsubscribe_one_click(
     """RFC 8058 one-click unsubscribe: the mail client POSTs to the link; any body is ignored.
     A token that is not one of ours is 404 ``invalid_unsubscribe_token``."""
     return await _unsubscribe(token, session, settings, now)
+
+
+def _subject(principal: Principal) -> personal.Subject:
+    """A signed-in member, or a guest by the cart token they hold."""
+    if principal.user_id is not None:
+        return personal.Subject(principal.user_id, None)
+    if principal.cart_token_hash is not None:
+        return personal.Subject(None, principal.cart_token_hash)
+    raise Unauthenticated("Sign in, or send the cart token, to reach your data")
+
+
+@router.get("/v1/me/data")
+async def export_my_data(
+    session: ReadSession, principal: CurrentPrincipal, settings: AppSettings
+) -> dict[str, Any]:
+    """Everything the cart system holds about the caller, as one document: a member's
+    preferences and consent, carts, archives, orders, discount codes, recovery messages and the
+    decisions about them; a guest's own cart and its orders."""
+    subject = _subject(principal)
+    return await export.export(session, subject=subject, keys=settings.keys)
+
+
+@router.delete("/v1/me/data", status_code=202, response_model=ErasedOut)
+async def erase_my_data(
+    session: WriteSession, principal: CurrentPrincipal, settings: AppSettings, now: Now
+) -> ErasedOut:
+    """Erase what is held about the caller; orders keep their lines and totals, nameless.
+    Erasing again erases nothing more."""
+    subject = _subject(principal)
+    erased = await commit(
+        session, lambda: erasure.erase(session, subject=subject, keys=settings.keys, now=now)
+    )
+    return ErasedOut(erased=erased)

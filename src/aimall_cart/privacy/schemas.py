@@ -103,3 +103,9 @@ class PreferencesOut(BaseModel):
 
 class UnsubscribedOut(BaseModel):
     unsubscribed: Literal[True] = True
+
+
+class ErasedOut(BaseModel):
+    """How many of each kind were erased (orders: made nameless)."""
+
+    erased: dict[str, int]

@@ -82,9 +82,7 @@ class Batch:
         user_ids = {case.user_id for case, _ in due}
         states = await context.cart_states(session, cart_ids, now=self.now)
         histories = await context.histories(session, user_ids, excluding=cart_ids)
-        contacts = await privacy.contacts(
-            session, data_key=self.settings.data_key, user_ids=user_ids
-        )
+        contacts = await privacy.contacts(session, keys=self.settings.keys, user_ids=user_ids)
         recent = await context.messages_this_week(session, user_ids, now=self.now)
         observed: list[tuple[RecoveryCase, reasons.ReasonEstimate]] = []
         plans: list[Plan] = []

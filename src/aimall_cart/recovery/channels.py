@@ -31,7 +31,7 @@ async def by_email(
     if not settings.smtp_host:
         return None
     try:
-        email = mail.read_email_payload(settings.data_key, event.payload)
+        email = mail.read_email_payload(event.payload)
         await mail.send(
             settings,
             to=email.to,

@@ -113,7 +113,7 @@ class Notification(Base):
     reason: Mapped[str] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(16))
-    subject: Mapped[str] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(Text)  # sealed
     body: Mapped[str] = mapped_column(Text)
     discount_code: Mapped[str | None] = mapped_column(String(32))
     discount_percent: Mapped[int | None]

@@ -15,8 +15,9 @@ from aimall_cart.carts import promotions
 from aimall_cart.carts import rules as cart_rules
 from aimall_cart.carts.models import CartItem
 from aimall_cart.config import Settings
+from aimall_cart.crypto import KeyRing
 from aimall_cart.privacy import service as privacy
-from aimall_cart.recovery import channels, messages
+from aimall_cart.recovery import channels, inbox, messages
 from aimall_cart.recovery.models import Decision, Notification
 from aimall_cart.recovery.plan import Plan, decision
 from aimall_cart.recovery.policy import RecoveryPolicy
@@ -53,16 +54,22 @@ async def write(
         )
         decisions.append(row)
         code = next(codes) if plan.action.discount_percent else None
-        message = _context(plan, base, settings.data_key, code, expires_at)
+        message = _context(plan, base, settings.keys, code, expires_at)
         for channel in plan.channels:
             rendered = renderer.render(channel, message)
             note = _notification(plan, row["id"], channel, message, rendered, now)
+            _seal(note, settings.keys)
             notes.append(note)
             if event := _outbox_event(plan, channel, note["id"], message, rendered, settings):
                 outbox.append(event)
     await session.execute(insert(Decision), decisions)
     await session.execute(insert(Notification), notes)
-    await events.emit_many(session, outbox, now=now)
+    await events.emit_many(session, outbox, keys=settings.keys, now=now)
+
+
+def _seal(note: dict[str, Any], keys: KeyRing) -> None:
+    for field in inbox.SEALED_FIELDS:
+        note[field] = inbox.seal_text(keys, note["id"], field, note[field])
 
 
 def _outbox_event(
@@ -72,30 +79,38 @@ def _outbox_event(
     message: messages.MessageContext,
     rendered: messages.Rendered,
     settings: Settings,
-) -> tuple[str, dict[str, Any]] | None:
+) -> tuple[str, dict[str, Any], str] | None:
     """What the worker delivers for a channel that leaves the service; None for in-app."""
+    person = events.member(plan.case.user_id)
     if channel == "email" and plan.contact.email:
-        return channels.EMAIL_EVENT, mail.email_payload(
-            settings.data_key,
-            notification_id=notification_id,
-            to=plan.contact.email,
-            subject=rendered.subject,
-            body=rendered.body,
-            unsubscribe_url=message.unsubscribe_url,
+        return (
+            channels.EMAIL_EVENT,
+            mail.email_payload(
+                notification_id=notification_id,
+                to=plan.contact.email,
+                subject=rendered.subject,
+                body=rendered.body,
+                unsubscribe_url=message.unsubscribe_url,
+            ),
+            person,
         )
     if channel == "webhook":
-        return channels.WEBHOOK_EVENT, messages.webhook_payload(
-            notification_id=notification_id,
-            user_id=plan.case.user_id,
-            cart_id=plan.case.cart_id,
-            context=message,
-            rendered=rendered,
+        return (
+            channels.WEBHOOK_EVENT,
+            messages.webhook_payload(
+                notification_id=notification_id,
+                user_id=plan.case.user_id,
+                cart_id=plan.case.cart_id,
+                context=message,
+                rendered=rendered,
+            ),
+            person,
         )
     return None
 
 
 def _context(
-    plan: Plan, base: str, data_key: str, code: str | None, expires_at: datetime
+    plan: Plan, base: str, keys: KeyRing, code: str | None, expires_at: datetime
 ) -> messages.MessageContext:
     """An ai-group message carries the plan's alternatives whatever its action: the action
     chooses the offer and the words, never whether a missing line's stand-ins are shown."""
@@ -115,7 +130,7 @@ def _context(
         action=plan.action.name,
         group=plan.case.group,
         cart_url=f"{base}/cart",
-        unsubscribe_url=privacy.unsubscribe_url(base, data_key, plan.case.user_id),
+        unsubscribe_url=privacy.unsubscribe_url(base, keys, plan.case.user_id),
         alternatives=plan.alternatives if plan.case.group == "ai" else (),
         discount_code=code,
         discount_percent=plan.action.discount_percent or None,

@@ -98,6 +98,7 @@ def _page(notes: list[Notification], limit: int) -> str | None:
 async def list_notifications(
     session: ReadSession,
     principal: CurrentPrincipal,
+    settings: AppSettings,
     cart_id: uuid.UUID | None = None,
     user_id: Annotated[Text | None, Query(max_length=128)] = None,
     since: datetime | None = None,
@@ -111,7 +112,7 @@ async def list_notifications(
         )
     )
     return NotificationPage(
-        items=[NotificationOut.model_validate(n, from_attributes=True) for n in notes],
+        items=[NotificationOut.model_validate(inbox.readable(n, settings.keys)) for n in notes],
         next_cursor=_page(notes, limit),
     )
 
@@ -139,6 +140,7 @@ async def recovery_report(
 async def my_notifications(
     session: ReadSession,
     principal: CurrentPrincipal,
+    settings: AppSettings,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> InboxPage:
@@ -146,6 +148,6 @@ async def my_notifications(
         raise Unauthenticated("Sign in to read your notifications")
     notes = list(await inbox.in_app(session, user_id=principal.user_id, cursor=cursor, limit=limit))
     return InboxPage(
-        items=[InboxItem.model_validate(n, from_attributes=True) for n in notes],
+        items=[InboxItem.model_validate(inbox.readable(n, settings.keys)) for n in notes],
         next_cursor=_page(notes, limit),
     )

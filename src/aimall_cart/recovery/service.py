@@ -103,7 +103,9 @@ async def _open_cases(
     batch: int,
     now: datetime,
 ) -> int:
-    """Open a case for each newly idle cart of a consenting member; how many were opened."""
+    """Open a case for each newly idle cart of a consenting member; how many were opened. The
+    carts are share-locked, skipping any a change or an erasure holds (``_due`` too), so a case is
+    never opened, nor a message written, for a cart an erasure is removing."""
     rows = (
         await session.execute(
             select(Cart.id, Cart.user_id, Cart.currency, Cart.last_activity_at)
@@ -114,6 +116,7 @@ async def _open_cases(
             .where(*_idle(idle_since), ~exists().where(RecoveryCase.cart_id == Cart.id))
             .order_by(Cart.id)
             .limit(batch)
+            .with_for_update(read=True, skip_locked=True, of=Cart)
         )
     ).all()
     if not rows:
@@ -243,6 +246,7 @@ async def _due(
         )
         .order_by(RecoveryCase.cart_id)
         .limit(batch)
+        .with_for_update(read=True, skip_locked=True, of=Cart)
     )
     if after is not None:
         stmt = stmt.where(RecoveryCase.cart_id > after)

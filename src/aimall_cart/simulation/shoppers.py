@@ -25,6 +25,7 @@ from aimall_cart.catalog import service as catalog
 from aimall_cart.catalog.demo import demo_products
 from aimall_cart.catalog.schemas import VariantPatch
 from aimall_cart.checkout import service as checkout
+from aimall_cart.crypto import KeyRing
 from aimall_cart.errors import AppError
 from aimall_cart.inventory import service as inventory
 from aimall_cart.privacy.models import Preferences
@@ -202,6 +203,7 @@ async def come_back(
     *,
     cart_policy: access.CartPolicy,
     reservation_ttl: timedelta,
+    keys: KeyRing,
     now: datetime,
 ) -> Outcome:
     """A returning customer fixes the cart as ``plan_return`` says, applies the message's code,
@@ -229,7 +231,9 @@ async def come_back(
                 ttl=reservation_ttl,
                 now=now,
             )
-            await checkout.complete(session, principal=principal, payment_reference=None, now=now)
+            await checkout.complete(
+                session, principal=principal, payment_reference=None, keys=keys, now=now
+            )
     except AppError:
         return "blocked"
     return "ordered"

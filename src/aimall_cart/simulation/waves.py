@@ -219,6 +219,7 @@ class Run:
                 letter,
                 cart_policy=self.cart_policy,
                 reservation_ttl=timedelta(seconds=self.settings.reservation_ttl_seconds),
+                keys=self.settings.keys,
                 now=now,
             )
             self.ledger.returns[outcome] += 1
