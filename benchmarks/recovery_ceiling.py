@@ -2,17 +2,18 @@
 
 The oracle knows every customer's hidden reason and response curve, which the engine never sees,
 and picks one pair of messages per customer (one for each of the simulation's two stages: a
-reminder, a reminder with an in-stock alternative, or a discount in steps of 5% up to 20%), as the
-simulator's customers answer them: a customer comes back at most once, uses only the code of the
-message just read, and has nothing to buy if the only carted item is gone and that message offered
-nothing in its place. It answers, per world:
+reminder, or a discount in steps of 5% up to 20%), as the simulator's customers answer them: a
+customer comes back at most once and uses only the code of the message just read. Like the
+engine's ai group, every message to a customer with an item out of stock carries an in-stock
+alternative, whatever its offer; the baseline's plain reminder never does, so a baseline customer
+whose only carted item is gone has nothing to buy. It answers, per world:
 
 - the baseline's expected recovery rate (the plain reminder twice), and the holdout's;
 - the oracle that maximises net margin: its recovery rate, lift over baseline, and net margin
   against baseline's;
 - the largest lift it finds with net margin at least baseline's (a Lagrangian sweep over
   rate + lambda * margin, exact to within about one customer's share);
-- the blanket 20% discount, for comparison.
+- the blanket 20% discount (with the alternatives attached), for comparison.
 
 Expected values from the market's own response model (``market.return_probability``), over many
 drawn customers; no database. Margins are per unit of cart value, so "net margin against
@@ -24,6 +25,7 @@ baseline's" is a ratio; the simulator reports currency per cart.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -35,51 +37,49 @@ from aimall_cart.simulation.simulator import simulation_policy
 from aimall_cart.simulation.worlds import PRESETS
 
 Floats = npt.NDArray[np.float64]
-REMINDER, ALTERNATIVE = Message(), Message(alternatives_offered=1, alternatives_in_stock=1)
+REMINDER = Message()
 LAMBDAS = np.concatenate([np.linspace(0.0, 3.0, 121), [5.0, 10.0, 100.0, 1e6]])
 
 
 def _messages(top: int) -> list[Message]:
     discounts = range(DISCOUNT_STEP_PERCENT, top + 1, DISCOUNT_STEP_PERCENT)
-    return [REMINDER, ALTERNATIVE] + [Message(discount_percent=p) for p in discounts]
+    return [REMINDER] + [Message(discount_percent=p) for p in discounts]
 
 
 def _per_message(
     world: World, customers: int, seed: int, messages: list[Message]
-) -> tuple[Floats, Floats, npt.NDArray[np.bool_], float]:
-    """Per customer and message: the chance of an order in one stage, and whether the message
-    can be sent at all (an alternative only for a stock-out); and the holdout's rate over two
-    stages."""
+) -> tuple[Floats, Floats, float, float]:
+    """Per customer and ai message: the chance of an order in one stage, and of coming back at
+    all; the baseline's rate per unit of margin share over two stages, and the holdout's."""
     rng = np.random.default_rng(seed)
     buys = np.zeros((customers, len(messages)))
     returns = np.zeros_like(buys)
-    possible = np.ones(buys.shape, dtype=bool)
-    holdout = 0.0
+    baseline = holdout = 0.0
     for i in range(customers):
         customer = draw_customer(world, f"c{i}", rng)
         blocked = customer.stockout and customer.line_count == 1
-        unprompted = return_probability(customer, None)
+        unprompted, plain = (
+            return_probability(customer, None),
+            return_probability(customer, REMINDER),
+        )
         holdout += 0.0 if blocked else 1 - (1 - unprompted) ** 2
+        baseline += 0.0 if blocked else 1 - (1 - plain) ** 2
         for j, message in enumerate(messages):
-            returns[i, j] = return_probability(customer, message)
-            buys[i, j] = 0.0 if blocked and not message.alternatives_in_stock else returns[i, j]
-            possible[i, j] = customer.stockout or not message.alternatives_in_stock
-    return buys, returns, possible, holdout / customers
+            if customer.stockout:  # alternatives ride on every ai message about a missing line
+                message = replace(message, alternatives_offered=1, alternatives_in_stock=1)
+            returns[i, j] = buys[i, j] = return_probability(customer, message)
+    return buys, returns, baseline / customers, holdout / customers
 
 
-def _pairs(
-    buys: Floats, returns: Floats, possible: npt.NDArray[np.bool_], shares: Floats
-) -> tuple[Floats, Floats]:
+def _pairs(buys: Floats, returns: Floats, shares: Floats) -> tuple[Floats, Floats]:
     """Recovery and net margin for every (first, second) pair of messages, flattened per
-    customer; a pair that cannot be sent scores below anything that can."""
+    customer."""
     # A customer who comes back at the first stage is gone either way, order or not.
     rate = buys[:, :, None] + (1 - returns[:, :, None]) * buys[:, None, :]
     margin = (
         buys[:, :, None] * shares[None, :, None]
         + (1 - returns[:, :, None]) * buys[:, None, :] * shares[None, None, :]
     )
-    allowed = possible[:, :, None] & possible[:, None, :]
-    rate, margin = np.where(allowed, rate, -1.0), np.where(allowed, margin, -1.0)
     customers = buys.shape[0]
     return rate.reshape(customers, -1), margin.reshape(customers, -1)
 
@@ -98,17 +98,16 @@ def main() -> None:
     messages = _messages(policy.max_discount_percent)
     shares = np.array([margin - m.discount_percent / 100 for m in messages])
     count = len(messages)
-    reminders, blanket = 0, (count - 1) * count + count - 1  # pair indices: first * count + second
+    blanket = (count - 1) * count + count - 1  # pair indices: first * count + second
     print(f"{args.customers:,} customers per world; gross margin {margin:.0%}; two stages")
     print(
         "world            holdout  baseline | oracle on margin: rate   lift  margin | "
         "largest lift at margin >= baseline | blanket 20%: rate   lift  margin"
     )
     for name, world in PRESETS.items():
-        buys, returns, possible, holdout = _per_message(world, args.customers, args.seed, messages)
-        rates, margins = _pairs(buys, returns, possible, shares)
-        everyone = np.full(args.customers, reminders)
-        base_rate, base_margin = _chosen(rates, everyone), _chosen(margins, everyone)
+        buys, returns, base_rate, holdout = _per_message(world, args.customers, args.seed, messages)
+        rates, margins = _pairs(buys, returns, shares)
+        base_margin = base_rate * margin
         by_margin = np.argmax(margins, axis=1)
         best = max(
             (_chosen(rates, picked), _chosen(margins, picked))
