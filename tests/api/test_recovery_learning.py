@@ -35,7 +35,7 @@ async def buy(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
 async def outcomes_by_stage(app: FastAPI) -> dict[int, str | None]:
     async with app.state.database.read_session() as session:
         rows = (await session.execute(select(Decision.stage, Decision.outcome))).tuples()
-        return dict(rows)
+        return dict(rows.all())
 
 
 async def test_a_message_counts_as_lost_once_the_next_stage_is_decided(
