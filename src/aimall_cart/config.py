@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     recovery_interval_seconds: int = Field(default=60, ge=1)
     recovery_batch_size: int = Field(default=250, ge=1, le=5000)
     recovery_gross_margin_percent: int = Field(default=30, ge=1, le=100)
+    # The policy learns from messages settled in this many recent days: long enough for
+    # thousands of outcomes, short enough to follow a shop whose customers change.
+    recovery_learning_window_days: int = Field(default=90, ge=1, le=3650)
     recovery_webhook_url: str | None = None
     recovery_webhook_secret: str = DEV_WEBHOOK_SECRET
     smtp_host: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ from aimall_cart import migrate
 from aimall_cart.carts.models import Cart
 from aimall_cart.db import Database
 from aimall_cart.models import metadata
-from aimall_cart.recovery.models import Decision, RecoveryCase
+from aimall_cart.recovery.models import Decision, RecoveryCase, Tally
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -141,3 +141,86 @@ async def test_decisions_logged_before_0005_take_their_cases_primary_reason(
         assert primary == "price"
     finally:
         await database.dispose()
+
+
+async def test_decisions_logged_before_0009_are_settled_and_tallied(database_url: str) -> None:
+    await asyncio.to_thread(command.downgrade, migrate.alembic_config(database_url), "0005")
+    now = datetime.now(UTC).replace(microsecond=0)
+    later = now + timedelta(days=2)
+    settled_case, open_case, holdout_case = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    database = Database(database_url)
+    try:
+        async with database.write_session() as session:
+            for case_id, group, status in (
+                (settled_case, "ai", "lost"),
+                (open_case, "ai", "open"),
+                (holdout_case, "holdout", "lost"),
+            ):
+                session.add(
+                    RecoveryCase(
+                        id=case_id,
+                        cart_id=uuid.uuid4(),
+                        user_id=f"u-{case_id}",
+                        group=group,
+                        currency="USD",
+                        abandoned_at=now,
+                        detected_at=now,
+                        window_starts_at=now,
+                        status=status,
+                        settled_at=later if status != "open" else None,
+                    )
+                )
+            await session.flush()
+            # Only the columns named are written: the table has no outcome before 0009.
+            await session.execute(
+                insert(Decision.__table__),
+                [
+                    _old_decision(settled_case, 0, "ai", "discount_10", now),
+                    _old_decision(settled_case, 1, "ai", "reminder", now + timedelta(days=1)),
+                    _old_decision(open_case, 0, "ai", "reminder", now),
+                    _old_decision(open_case, 1, "ai", "reminder", now + timedelta(days=1)),
+                    _old_decision(holdout_case, 0, "holdout", "none", now),
+                ],
+            )
+            await session.commit()
+        await database.dispose()
+        await asyncio.to_thread(migrate.upgrade, database_url)
+        async with database.read_session() as session:
+            found = await session.execute(
+                select(Decision.case_id, Decision.stage, Decision.outcome)
+            )
+            tallies = await session.execute(
+                select(Tally.day, Tally.action, Tally.recovered, Tally.lost)
+            )
+            assert {(case, stage): outcome for case, stage, outcome in found} == {
+                (settled_case, 0): "lost",
+                (settled_case, 1): "lost",
+                (open_case, 0): "lost",
+                (open_case, 1): None,
+                (holdout_case, 0): None,
+            }
+            assert sorted(tallies) == [
+                ((now + timedelta(days=1)).date(), "discount_10", 0, 1),
+                ((now + timedelta(days=1)).date(), "reminder", 0, 1),
+                (later.date(), "reminder", 0, 1),
+            ]
+    finally:
+        await database.dispose()
+
+
+def _old_decision(
+    case_id: uuid.UUID, stage: int, group: str, action: str, decided_at: datetime
+) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "case_id": case_id,
+        "stage": stage,
+        "group": group,
+        "policy_version": 1,
+        "action": action,
+        "probability": 0.5,
+        "primary_reason": "price",
+        "reasons": {"price": 1.0},
+        "evidence": [],
+        "decided_at": decided_at,
+    }

@@ -67,6 +67,10 @@ async def test_a_small_run_agrees_with_the_database_and_the_report(
         per_wave = [w.groups[group] for w in result.waves]
         assert sum(f.carts for f in per_wave) == groups[group].carts
         assert sum(f.recovered for f in per_wave) == groups[group].recovered
+        margin = result.margins[group]
+        assert margin.mean == pytest.approx(groups[group].net_margin_per_cart)
+        assert margin.low <= margin.mean <= margin.high
+    assert result.margins["holdout"].high > result.margins["holdout"].low  # some were won back
     await _check_against_the_database(database_url, result)
     _check_the_pictures(result, tmp_path / "run.png")
 

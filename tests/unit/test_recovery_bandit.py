@@ -176,3 +176,40 @@ def test_the_same_seed_gives_the_same_choices() -> None:
 def test_exploration_outside_zero_to_one_is_refused() -> None:
     with pytest.raises(ValueError, match="exploration"):
         run(1, exploration=1.5)
+
+
+def anchored(anchor: Outcomes, *, outcomes: Mapping[str, Outcomes] | None = None) -> Choice:
+    return choose(
+        estimate(price=0.6),
+        EVERY_ACTION,
+        outcomes or {},
+        anchor=anchor,
+        cart_value=CART_VALUE,
+        margin_rate=MARGIN,
+        exploration=0.1,
+        rng=np.random.default_rng(4),
+    )
+
+
+def test_the_baselines_reminders_set_the_level_of_every_prior() -> None:
+    table = anchored(Outcomes()).expected_recovery
+    # Thousands of baseline reminders at 3% outweigh the table's 8 pseudo-cases.
+    weak = anchored(Outcomes(recovered=300, lost=9700)).expected_recovery
+    assert weak["reminder"] == pytest.approx(0.03, abs=0.001)
+    for action in ("alternatives", "discount_5", "discount_15"):
+        assert weak[action] / weak["reminder"] == pytest.approx(
+            table[action] / table["reminder"], rel=1e-6
+        )
+        assert weak[action] < table[action]
+
+
+def test_a_baseline_with_few_outcomes_barely_moves_the_prior() -> None:
+    table = anchored(Outcomes()).expected_recovery
+    one_loss = anchored(Outcomes(recovered=0, lost=1)).expected_recovery
+    assert one_loss["reminder"] == pytest.approx(table["reminder"] * 8 / 9, rel=1e-6)
+
+
+def test_the_groups_own_outcomes_still_outweigh_the_anchored_prior() -> None:
+    learned = anchored(Outcomes(recovered=10, lost=990), outcomes=KNOWN).expected_recovery
+    assert learned["discount_10"] == pytest.approx(0.3, abs=0.01)
+    assert learned["reminder"] == pytest.approx(0.1, abs=0.01)

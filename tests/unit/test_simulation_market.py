@@ -50,8 +50,10 @@ def test_presets_are_probability_distributions_over_every_reason(name: str) -> N
 
 
 def test_presets_include_the_named_worlds() -> None:
-    assert {"balanced", "price_sensitive", "stock_churn", "skeptical"} <= PRESETS.keys()
-    assert PRESETS["skeptical"].noise > WORLD.noise
+    assert {"balanced", "price_sensitive", "stock_churn", "skeptical", "mixed_middle"} <= (
+        PRESETS.keys()
+    )
+    assert PRESETS["skeptical"].noise > PRESETS["mixed_middle"].noise > WORLD.noise
 
 
 def test_a_mix_that_is_not_a_distribution_is_refused() -> None:

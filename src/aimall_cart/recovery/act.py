@@ -9,18 +9,19 @@ outbox events with a few bulk INSERTs.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimall_cart.carts.models import Cart
 from aimall_cart.config import Settings
 from aimall_cart.privacy import service as privacy
-from aimall_cart.recovery import bandit, context, outgoing, reasons, suggest
+from aimall_cart.recovery import bandit, context, outgoing, reasons, suggest, tallies
 from aimall_cart.recovery.alternatives import Alternative
 from aimall_cart.recovery.engine import Engine
 from aimall_cart.recovery.models import Decision, RecoveryCase
@@ -39,10 +40,14 @@ class Batch:
         policy: RecoveryPolicy,
         policy_version: int,
         learned: Mapping[str, Mapping[str, bandit.Outcomes]],
+        anchors: Mapping[str, bandit.Outcomes],
         now: datetime,
     ) -> None:
+        """``learned`` is the ai group's settled messages per context and action; ``anchors``
+        the baseline's plain reminders per context."""
         self.settings, self.engine, self.policy = settings, engine, policy
         self.policy_version, self.learned, self.now = policy_version, learned, now
+        self.anchors = anchors
         self.sent = 0
 
     async def handle(
@@ -58,6 +63,7 @@ class Batch:
             plan.action, plan.probability = self._choose(plan)
         taken = await self._claim(session, plans)
         skipped["taken"] += len(plans) - len(taken)
+        await self._close_earlier(session, taken)
         if taken:
             await outgoing.write(
                 session,
@@ -191,12 +197,29 @@ class Batch:
             plan.estimate,
             bandit.actions(top, alternatives_available=bool(plan.alternatives)),
             self.learned.get(plan.estimate.primary, {}),
+            anchor=self.anchors.get(plan.estimate.primary, bandit.Outcomes()),
             cart_value=plan.state.value,
             margin_rate=self.settings.recovery_gross_margin_percent / 100,
             exploration=self.policy.exploration_percent / 100,
             rng=self.engine.draws_for(plan.case.user_id, plan.case.messages_sent),
         )
         return choice.action, choice.probability
+
+    async def _close_earlier(self, session: AsyncSession, taken: list[Plan]) -> None:
+        """Under last-touch credit a message is lost once its case's next stage is decided: count
+        it now rather than when the case settles, days later, so that what the policy has
+        learned is not tilted towards the wins, which settle as soon as they are ordered."""
+        by_stage: dict[int, list[uuid.UUID]] = defaultdict(list)
+        for plan in taken:
+            if plan.case.messages_sent > 0:  # the stage claimed; the message before it is lost
+                by_stage[plan.case.messages_sent - 1].append(plan.case.id)
+        for stage, case_ids in sorted(by_stage.items()):
+            earlier = await session.scalars(
+                select(Decision.id).where(
+                    Decision.case_id.in_(sorted(case_ids)), Decision.stage == stage
+                )
+            )
+            await tallies.close(session, list(earlier), tallies.LOST, now=self.now)
 
     async def _claim(self, session: AsyncSession, plans: list[Plan]) -> list[Plan]:
         """Take each planned case's next stage; the plans whose stage this batch now owns."""

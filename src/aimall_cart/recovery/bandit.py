@@ -2,9 +2,14 @@
 
 Each action's recovery probability has a Beta posterior: a prior built from the reason estimate
 (``PRIOR_RECOVERY`` weighted by the reason probabilities, worth ``PRIOR_STRENGTH`` pseudo-cases)
-plus the settled outcomes of that action in this context. The value of an action is the net margin
-of a recovered cart, ``p * cart_value * (margin_rate - discount)``, so a discount has to win back
-more carts than it gives away in margin.
+plus the settled outcomes of that action in this context. The table says how actions compare,
+not how well a shop's customers answer: its level is anchored, empirical-Bayes fashion, to the
+recovery rate measured for the baseline group's randomised plain reminders in the same context,
+so a shop whose customers answer weakly starts from weak priors for every action.
+
+The value of an action is the net margin of a recovered cart,
+``p * cart_value * (margin_rate - discount)``, so a discount has to win back more carts than it
+gives away in margin.
 
 Pure apart from numpy; the random generator comes in as an argument.
 """
@@ -100,12 +105,14 @@ def choose(
     candidates: Sequence[Action],
     outcomes: Mapping[str, Outcomes],
     *,
+    anchor: Outcomes = Outcomes(),
     cart_value: int,
     margin_rate: float,
     exploration: float,
     rng: np.random.Generator,
 ) -> Choice:
-    """Pick one of ``candidates``; ``outcomes`` are per action name, for the estimate's context.
+    """Pick one of ``candidates``; ``outcomes`` are per action name, for the estimate's context,
+    and ``anchor`` the baseline's plain reminders in that context.
 
     Guards run before any sampling, so even exploration never offers a discount that loses money
     on every sale, nor one not expected to recover more carts than a plain reminder.
@@ -114,10 +121,10 @@ def choose(
         raise ValueError(f"exploration must be within [0, 1], got {exploration}")
     if not candidates:
         raise ValueError("no candidate actions to choose from")
-    alpha, beta = _posterior(estimate, candidates, outcomes)
+    alpha, beta = _posterior(estimate, candidates, outcomes, anchor)
     mean = alpha / (alpha + beta)
     margin_share = margin_rate - np.array([a.discount_percent for a in candidates]) / 100
-    reminder_mean = _reminder_mean(estimate, candidates, mean, outcomes)
+    reminder_mean = _reminder_mean(estimate, candidates, mean, outcomes, anchor)
     kept = _guard(candidates, mean, reminder_mean, margin_rate)
     if not kept.size:
         raise ValueError("no candidate action survives the guards")
@@ -144,18 +151,35 @@ _Floats = npt.NDArray[np.float64]
 
 
 def _posterior(
-    estimate: ReasonEstimate, candidates: Sequence[Action], outcomes: Mapping[str, Outcomes]
+    estimate: ReasonEstimate,
+    candidates: Sequence[Action],
+    outcomes: Mapping[str, Outcomes],
+    anchor: Outcomes,
 ) -> tuple[_Floats, _Floats]:
-    """Beta parameters per candidate: the reason-weighted prior plus this context's outcomes."""
+    """Beta parameters per candidate: the reason-weighted prior, anchored to the baseline's
+    reminders, plus this context's outcomes."""
     weights = np.array([estimate.probabilities[reason] for reason in REASONS])
     table = np.array(
         [_prior_by_reason(a.discount_percent, a.with_alternatives) for a in candidates]
     )
-    prior = table @ weights
+    reminder = float(np.array(_prior_by_reason(0, False)) @ weights)
+    prior = _anchored(table @ weights, reminder, anchor)
     settled = [outcomes.get(a.name, Outcomes()) for a in candidates]
     recovered = np.array([o.recovered for o in settled], dtype=np.float64)
     lost = np.array([o.lost for o in settled], dtype=np.float64)
     return prior * PRIOR_STRENGTH + recovered, (1 - prior) * PRIOR_STRENGTH + lost
+
+
+def _anchored(prior: _Floats, reminder: float, anchor: Outcomes) -> _Floats:
+    """``prior`` scaled by as much as the table's reminder must be to meet the baseline's
+    measured reminder rate (itself shrunk towards the table by PRIOR_STRENGTH pseudo-cases, so a
+    context the baseline has hardly seen keeps the table's level). Each action keeps its ratio
+    to the reminder, the table's belief about how actions compare; scaling ratios rather than
+    odds keeps that belief from growing where everything is rare."""
+    measured = (anchor.recovered + PRIOR_STRENGTH * reminder) / (
+        anchor.recovered + anchor.lost + PRIOR_STRENGTH
+    )
+    return np.clip(prior * (measured / reminder), PRIOR_FLOOR, PRIOR_CEILING)
 
 
 def _reminder_mean(
@@ -163,11 +187,12 @@ def _reminder_mean(
     candidates: Sequence[Action],
     mean: _Floats,
     outcomes: Mapping[str, Outcomes],
+    anchor: Outcomes,
 ) -> float:
     for action, action_mean in zip(candidates, mean, strict=True):
         if action.name == REMINDER:
             return float(action_mean)
-    alpha, beta = _posterior(estimate, [Action(REMINDER)], outcomes)
+    alpha, beta = _posterior(estimate, [Action(REMINDER)], outcomes, anchor)
     return float(alpha[0] / (alpha[0] + beta[0]))
 
 

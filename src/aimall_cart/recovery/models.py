@@ -8,7 +8,7 @@ for the same stage. Notifications are what a decision sent, one row per channel.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, String, Text, UniqueConstraint
@@ -96,6 +96,24 @@ class Decision(Base):
     reasons: Mapped[dict[str, Any]]
     evidence: Mapped[list[str]] = mapped_column(JSON)
     decided_at: Mapped[datetime]
+    # "recovered" or "lost" once known, under last-touch credit; a message is lost as soon as
+    # its case's next stage is decided. NULL while open, and always for the holdout's.
+    outcome: Mapped[str | None] = mapped_column(String(16))
+
+
+class Tally(Base):
+    """Settled messages per day of settlement, group, context (primary reason) and action: the
+    running counts the policy learns from, read over a window of recent days, so a pass never
+    rescans the decision log. Incremented only by whoever marked the decisions' outcomes."""
+
+    __tablename__ = "recovery_tallies"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    group: Mapped[str] = mapped_column(String(16), primary_key=True)
+    context: Mapped[str] = mapped_column(String(32), primary_key=True)
+    action: Mapped[str] = mapped_column(String(32), primary_key=True)
+    recovered: Mapped[int] = mapped_column(default=0)
+    lost: Mapped[int] = mapped_column(default=0)
 
 
 class Notification(Base):

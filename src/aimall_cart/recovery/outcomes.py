@@ -3,21 +3,22 @@
 A case is recovered when its cart was checked out within the attribution window, which starts at
 the first message (or, with none sent, when the case opened); once the window has passed without
 an order it is lost. Settling reads orders by cart id, so checkout never needs to know recovery.
+Settling a case also settles its messages, into the running tallies the policy learns from.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import datetime, timedelta
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from aimall_cart.carts import journal
 from aimall_cart.checkout.models import Order
 from aimall_cart.db import Database
-from aimall_cart.recovery import bandit, rules
+from aimall_cart.recovery import bandit, rules, tallies
 from aimall_cart.recovery.models import Decision, RecoveryCase
 from aimall_cart.recovery.policy import RecoveryPolicy
 
@@ -25,8 +26,9 @@ from aimall_cart.recovery.policy import RecoveryPolicy
 async def settle(
     database: Database, policy: RecoveryPolicy, *, margin_percent: int, now: datetime
 ) -> int:
-    """Close every open case whose outcome is known; how many were closed. Part of a background
-    job, so it commits itself: all of them in one transaction, as one batch."""
+    """Close every open case whose outcome is known, and credit its messages; how many were
+    closed. Part of a background job, so it commits itself: all of them in one transaction, as
+    one batch."""
     window = timedelta(hours=policy.attribution_window_hours)
     async with database.write_session() as session:
         rows = (
@@ -48,62 +50,78 @@ async def settle(
                 )
             )
         ).all()
-        settled = 0
+        settled: dict[uuid.UUID, datetime | None] = {}  # case: when it was won back, if it was
         for row in rows:
             recovered = row.order_id is not None and row.created_at <= row.window_starts_at + window
-            values: dict[str, object] = {"status": "lost", "settled_at": now}
-            if recovered:
-                values |= {
-                    "status": "recovered",
-                    "order_id": row.order_id,
-                    "revenue": row.total,
-                    "discount_cost": row.promotion_discount,
-                    "gross_margin": rules.gross_margin(
-                        row.total, row.promotion_discount, margin_percent=margin_percent
-                    ),
-                }
             done = await session.execute(
                 update(RecoveryCase)
                 .where(RecoveryCase.id == row.id, RecoveryCase.status == "open")
-                .values(**values)
+                .values(_settlement(row, recovered, margin_percent=margin_percent, now=now))
             )
-            settled += done.rowcount  # type: ignore[attr-defined]
-            if recovered and row.messages_sent and done.rowcount:  # type: ignore[attr-defined]
-                # Won back by a message: what the analytics count as recovered.
-                stamp = journal.stamp(now)
-                await session.execute(journal.RECOVERED, {**stamp, "cart_id": row.cart_id})
+            if done.rowcount:  # type: ignore[attr-defined]
+                settled[row.id] = row.created_at if recovered else None
+                if recovered and row.messages_sent:
+                    # Won back by a message: what the analytics count as recovered.
+                    stamp = journal.stamp(now)
+                    await session.execute(journal.RECOVERED, {**stamp, "cart_id": row.cart_id})
+        await _credit(session, settled, now=now)
         await session.commit()
-    return settled
+    return len(settled)
 
 
-async def learned(session: AsyncSession) -> dict[str, dict[str, bandit.Outcomes]]:
-    """Settled outcomes of the ai group's messages, per context (the primary reason when the
-    message was decided) and action. A message is credited with an order placed after it and
-    before the case's next message (the last touch): a follow-up that wins the cart back counts for
-    itself, and the message before it counts as lost."""
-    following = aliased(Decision)
-    credited = and_(
-        RecoveryCase.status == "recovered",
-        Order.created_at >= Decision.decided_at,
-        or_(following.id.is_(None), Order.created_at < following.decided_at),
-    )
-    rows = await session.execute(
-        select(
-            Decision.primary_reason,
-            Decision.action,
-            func.sum(case((credited, 1), else_=0)),
-            func.count(),
+def _settlement(
+    row: Row[*tuple[Any, ...]], recovered: bool, *, margin_percent: int, now: datetime
+) -> dict[str, object]:
+    """What a case records when it settles: lost, or recovered with its order's figures."""
+    if not recovered:
+        return {"status": "lost", "settled_at": now}
+    return {
+        "status": "recovered",
+        "settled_at": now,
+        "order_id": row.order_id,
+        "revenue": row.total,
+        "discount_cost": row.promotion_discount,
+        "gross_margin": rules.gross_margin(
+            row.total, row.promotion_discount, margin_percent=margin_percent
+        ),
+    }
+
+
+async def _credit(
+    session: AsyncSession, settled: dict[uuid.UUID, datetime | None], *, now: datetime
+) -> None:
+    """Close the open messages of cases just settled. Each is credited with an order placed after
+    it and before the case's next message (the last touch): a follow-up that wins the cart back
+    counts for itself, and the message before it as lost (marked so when the follow-up was
+    decided)."""
+    if not settled:
+        return
+    open_messages = await session.execute(
+        select(Decision.id, Decision.case_id, Decision.decided_at)
+        .where(
+            Decision.case_id.in_(sorted(settled)),
+            Decision.outcome.is_(None),
+            Decision.group != "holdout",
         )
-        .join(RecoveryCase, RecoveryCase.id == Decision.case_id)
-        .outerjoin(Order, Order.id == RecoveryCase.order_id)
-        .outerjoin(
-            following,
-            and_(following.case_id == Decision.case_id, following.stage == Decision.stage + 1),
-        )
-        .where(Decision.group == "ai", RecoveryCase.status != "open")
-        .group_by(Decision.primary_reason, Decision.action)
+        .order_by(Decision.case_id, Decision.stage)
     )
-    result: dict[str, dict[str, bandit.Outcomes]] = defaultdict(dict)
-    for reason, action, recovered, decided in rows:
-        result[reason][action] = bandit.Outcomes(int(recovered), int(decided) - int(recovered))
-    return dict(result)
+    latest: dict[uuid.UUID, tuple[uuid.UUID, datetime]] = {}
+    every: list[uuid.UUID] = []
+    for decision_id, case_id, decided_at in open_messages:
+        every.append(decision_id)
+        latest[case_id] = (decision_id, decided_at)
+    won = {
+        decision_id
+        for case_id, (decision_id, decided_at) in latest.items()
+        if (ordered_at := settled[case_id]) is not None and ordered_at >= decided_at
+    }
+    await tallies.close(session, won, tallies.RECOVERED, now=now)
+    await tallies.close(session, [d for d in every if d not in won], tallies.LOST, now=now)
+
+
+async def learned(
+    session: AsyncSession, *, group: str = "ai", since: date | None = None
+) -> dict[str, dict[str, bandit.Outcomes]]:
+    """One group's settled messages per context (the primary reason when the message was
+    decided) and action, from the running tallies of days since ``since`` (all when None)."""
+    return await tallies.learned(session, group=group, since=since)

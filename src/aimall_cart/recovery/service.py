@@ -27,6 +27,7 @@ from aimall_cart.recovery import act, outcomes, rules
 from aimall_cart.recovery import policy as recovery_policy
 from aimall_cart.recovery.engine import Engine
 from aimall_cart.recovery.models import Assignment, RecoveryCase
+from aimall_cart.recovery.plan import REMINDER
 from aimall_cart.recovery.policy import RecoveryPolicy
 
 
@@ -197,8 +198,15 @@ async def _act_on_due(
     now: datetime,
 ) -> None:
     """Walk the due cases in cart order, one batch per transaction."""
+    since = (now - timedelta(days=settings.recovery_learning_window_days)).date()
     async with database.read_session() as session:
-        learned = await outcomes.learned(session)
+        learned = await outcomes.learned(session, since=since)
+        baseline = await outcomes.learned(session, group="baseline", since=since)
+    anchors = {
+        context: by_action[REMINDER.name]
+        for context, by_action in baseline.items()
+        if REMINDER.name in by_action
+    }
     after: uuid.UUID | None = None
     while True:
         async with database.write_session() as session:
@@ -207,7 +215,7 @@ async def _act_on_due(
             )
             if not due:
                 break
-            batch = act.Batch(settings, engine, policy, version, learned, now)
+            batch = act.Batch(settings, engine, policy, version, learned, anchors, now)
             await batch.handle(session, due, result.skipped)
             await session.commit()
         result.examined += len(due)

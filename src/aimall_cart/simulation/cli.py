@@ -23,7 +23,8 @@ console = Console(stderr=True)
 
 StrategyChoice = Literal["bandit", "blanket_discount", "both"]
 WorldOption = Annotated[
-    str, typer.Option(help="Market: balanced, price_sensitive, stock_churn or skeptical")
+    str,
+    typer.Option(help="Market: balanced, price_sensitive, stock_churn, skeptical or mixed_middle"),
 ]
 SeedOption = Annotated[int, typer.Option(help="Seed of the market and of the engine")]
 WavesOption = Annotated[int, typer.Option(min=1, max=1000)]

@@ -16,6 +16,7 @@ An entrypoint-level client: it commits, one transaction per batch of customers.
 from __future__ import annotations
 
 import asyncio
+import math
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -23,11 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import TypeAdapter
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimall_cart import migrate
 from aimall_cart.db import Database
 from aimall_cart.recovery import report
 from aimall_cart.recovery.engine import Strategy
+from aimall_cart.recovery.models import RecoveryCase
 from aimall_cart.recovery.policy import RecoveryPolicy
 from aimall_cart.recovery.report import ReportOut
 from aimall_cart.simulation.market import World
@@ -46,6 +50,16 @@ __all__ = ["SimulationResult", "UnsuitableDatabase", "as_json", "simulate", "sim
 
 
 @dataclass(frozen=True)
+class MarginInterval:
+    """Net margin per cart of one group (minor units) with its 95% normal interval: the mean over
+    every case of the group of its gross margin less its discount, zero for a case not won back."""
+
+    mean: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
 class SimulationResult:
     world: World
     seed: int
@@ -54,6 +68,7 @@ class SimulationResult:
     waves: list[WaveFigures]
     report: ReportOut
     ledger: Ledger
+    margins: dict[str, MarginInterval]
 
 
 async def simulate(
@@ -78,9 +93,27 @@ async def simulate(
             figures = [await run.wave(number, carts_per_wave) for number in range(1, waves + 1)]
             async with database.read_session() as session:
                 final = await report.build(session, currency=CURRENCY)
+                margins = await margin_intervals(session)
         finally:
             await database.dispose()
-    return SimulationResult(world, seed, strategy, run.policy, figures, final, run.ledger)
+    return SimulationResult(world, seed, strategy, run.policy, figures, final, run.ledger, margins)
+
+
+async def margin_intervals(session: AsyncSession) -> dict[str, MarginInterval]:
+    """Per group, from the count, sum and sum of squares of each case's net margin."""
+    net = RecoveryCase.gross_margin - RecoveryCase.discount_cost
+    rows = await session.execute(
+        select(RecoveryCase.group, func.count(), func.sum(net), func.sum(net * net)).group_by(
+            RecoveryCase.group
+        )
+    )
+    found: dict[str, MarginInterval] = {}
+    for group, count, total, squares in rows:
+        mean = int(total or 0) / count
+        variance = max(int(squares or 0) / count - mean * mean, 0.0) * count / max(count - 1, 1)
+        half = 1.96 * math.sqrt(variance / count)
+        found[group] = MarginInterval(mean, mean - half, mean + half)
+    return found
 
 
 def as_json(results: Sequence[SimulationResult]) -> bytes:

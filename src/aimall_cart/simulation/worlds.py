@@ -1,4 +1,4 @@
-"""The simulator's worlds, fixed before any run and never tuned to favour a strategy."""
+"""The simulator's worlds, each fixed before any run and never tuned to favour a strategy."""
 
 from __future__ import annotations
 
@@ -75,6 +75,24 @@ PRESETS: dict[str, World] = {
         Churn(0.60, 0.60, 0.15, 0.10),
         noise=1.2,
         sensitivity_spread=0.5,
+    ),
+    # A general store between the others: every reason present, answers about two thirds as
+    # strong as balanced's, evidence that misleads more often than there but less than in
+    # skeptical, and customers moderately unlike each other. Written before any tuning run of
+    # the engine changes it was added beside, as a world no change could have been fitted to.
+    "mixed_middle": World(
+        "mixed_middle",
+        _per_reason(0.22, 0.18, 0.22, 0.22, 0.16),
+        _per_reason(
+            Response(0.035, 0.2, 0.0, 1.5, 10),
+            Response(0.025, 0.15, 1.3, 0.2, 10),
+            Response(0.07, 0.4, 0.0, 0.6, 10),
+            Response(0.10, 0.8, 0.0, 0.05, 10),
+            Response(0.005, 0.08, 0.0, 0.03, 10),
+        ),
+        Churn(0.72, 0.72, 0.10, 0.07),
+        noise=0.85,
+        sensitivity_spread=0.4,
     ),
 }
 
