@@ -1,6 +1,7 @@
 """The waves of a simulation: customers fill carts and leave, the catalog churns under them, the
 clock passes and recovery passes message them, they read and may come back, and each wave is
-settled and reported.
+settled and reported. The analytics job runs where the worker would have run it, on the test
+clock, so abandonment is found on the day it happens, with the cart as it then stood.
 
 An entrypoint-level client: it commits, one transaction per batch of customers.
 """
@@ -17,6 +18,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aimall_cart.analytics import refresh as analytics
 from aimall_cart.carts import access
 from aimall_cart.carts.models import Cart
 from aimall_cart.clock import Clock
@@ -147,6 +149,7 @@ class Run:
             await self._pass()
             self._done += size - len(waiting)  # those already back count as handled
             waiting = await self._answer(number, stage, waiting, since=due)
+            await self._analytics_after_idling()
             due += timedelta(minutes=self.policy.min_minutes_between_messages + 1)
         window = timedelta(hours=self.policy.attribution_window_hours, minutes=1)
         settled_at = await self._advance_to(detected + window)
@@ -229,9 +232,18 @@ class Run:
         return [item for item, still_away in zip(waiting, away, strict=True) if still_away]
 
     async def _pass(self) -> None:
+        """A recovery pass, then the analytics job, as one worker tick runs them."""
         now = await self.clock.now()
         result = await service.run_pass(self.database, self.settings, self.engine, now=now)
         self.ledger.skipped.update(result.skipped)
+        await analytics.run(self.database, self.settings, now=now)
+
+    async def _analytics_after_idling(self) -> None:
+        """The analytics job once the carts that customers came back to but did not check out
+        have idled again, so they are found abandoned on that day; no recovery pass runs here."""
+        now = await self.clock.now()
+        await self._advance_to(now + timedelta(minutes=self.policy.inactivity_minutes + 1))
+        await analytics.run(self.database, self.settings, now=await self.clock.now())
 
     async def _advance_to(self, target: datetime) -> datetime:
         now = await self.clock.now()
