@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from rich.console import Console
 from sqlalchemy import Select, func, select
 from typer.testing import CliRunner
 
+from aimall_cart.analytics import service as analytics
 from aimall_cart.carts.models import DiscountCode
 from aimall_cart.checkout.models import Order
 from aimall_cart.cli import app
@@ -72,6 +74,7 @@ async def test_a_small_run_agrees_with_the_database_and_the_report(
         assert margin.low <= margin.mean <= margin.high
     assert result.margins["holdout"].high > result.margins["holdout"].low  # some were won back
     await _check_against_the_database(database_url, result)
+    await _check_the_analytics(database_url, result)
     _check_the_pictures(result, tmp_path / "run.png")
 
 
@@ -105,6 +108,32 @@ async def _check_against_the_database(database_url: str, result: SimulationResul
         .where(RecoveryCase.group != "ai"),
     )
     assert holdout_messages == codes_outside_ai == 0
+
+
+async def _check_the_analytics(database_url: str, result: SimulationResult) -> None:
+    """The analytics job ran as the worker would have, on the simulated clock: each wave's carts
+    are found abandoned on their own days (a wave spans days), with the catalog churn still
+    under them, and the roll-ups hold every cart a message won back."""
+    database = Database(database_url)
+    try:
+        async with database.read_session() as session:
+            days = await analytics.daily(session, first=date.min, last=date.max)
+    finally:
+        await database.dispose()
+    won_back_by_a_message = await _scalar(
+        database_url,
+        select(func.count())
+        .select_from(RecoveryCase)
+        .where(RecoveryCase.status == "recovered", RecoveryCase.messages_sent > 0),
+    )
+    abandoned = {day: f.abandoned_carts for day, f in days.items() if f.abandoned_carts}
+    assert len(abandoned) >= WAVES
+    assert max(abandoned.values()) < sum(abandoned.values())
+    assert sum(abandoned.values()) >= result.ledger.customers  # every cart idled at least once
+    totals = sum(days.values(), start=analytics.Figures())
+    assert totals.reason_price > 0
+    assert totals.reason_availability > 0
+    assert totals.recovered_carts == won_back_by_a_message > 0
 
 
 def _check_the_pictures(result: SimulationResult, path: Path) -> None:
