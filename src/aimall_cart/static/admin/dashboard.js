@@ -126,18 +126,19 @@ function drawFunnel(funnel) {
 }
 
 function drawSeries(series) {
-  const line = (label, key, color) => ({
-    label, data: series.map((day) => day[key] ?? 0), borderColor: color, backgroundColor: color,
-    tension: 0.25, pointRadius: series.length > 45 ? 0 : 2.5, borderWidth: 2,
+  // Bars side by side: counts of one day stay apart even when two are equal, as a day's carts
+  // and its abandoned carts often are, where lines would hide one under the other.
+  const bars = (label, key, color) => ({
+    label, data: series.map((day) => day[key] ?? 0), backgroundColor: color, borderRadius: 2,
   });
   const datasets = [
-    line("Carts with items", "carts", COLORS.carts),
-    line("Abandoned", "abandoned_carts", COLORS.abandoned),
-    line("Converted", "converted_carts", COLORS.converted),
+    bars("Carts with items", "carts", COLORS.carts),
+    bars("Abandoned", "abandoned_carts", COLORS.abandoned),
+    bars("Converted", "converted_carts", COLORS.converted),
+    bars("Recovered", "recovered_carts", COLORS.recovered),
   ];
-  datasets.push(line("Recovered", "recovered_carts", COLORS.recovered));
   draw("series-chart", {
-    type: "line",
+    type: "bar",
     data: { labels: series.map((day) => day.date), datasets },
     options: {
       interaction: { mode: "index", intersect: false },
