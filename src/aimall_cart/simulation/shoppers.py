@@ -202,6 +202,7 @@ async def come_back(
     *,
     cart_policy: access.CartPolicy,
     reservation_ttl: timedelta,
+    max_units_per_variant: int,
     now: datetime,
 ) -> Outcome:
     """A returning customer fixes the cart as ``plan_return`` says, applies the message's code,
@@ -227,6 +228,7 @@ async def come_back(
                 accept_price_changes=True,
                 expected_version=None,
                 ttl=reservation_ttl,
+                max_units_per_variant=max_units_per_variant,
                 now=now,
             )
             await checkout.complete(session, principal=principal, payment_reference=None, now=now)

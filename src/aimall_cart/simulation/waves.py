@@ -219,6 +219,7 @@ class Run:
                 letter,
                 cart_policy=self.cart_policy,
                 reservation_ttl=timedelta(seconds=self.settings.reservation_ttl_seconds),
+                max_units_per_variant=self.settings.max_reserved_units_per_variant,
                 now=now,
             )
             self.ledger.returns[outcome] += 1
