@@ -310,10 +310,11 @@ def test_production_refuses_weak_keys_and_plain_addresses(
 
 
 def test_a_refusal_never_prints_any_part_of_a_secret(database_url: str) -> None:
-    secret = secrets.token_hex(10)
+    weak, kept = secrets.token_hex(10), secrets.token_hex(20)
     with pytest.raises(ValidationError) as refused:
-        Settings(**_production(database_url=database_url, jwt_secret=secret))
-    assert_no_part_of(secret, str(refused.value))
+        Settings(**_production(database_url=database_url, jwt_secret=weak, token_hash_key=kept))
+    for secret in (weak, kept):
+        assert_no_part_of(secret, str(refused.value))
 
 
 def assert_no_part_of(secret: str, shown: str) -> None:
