@@ -38,19 +38,10 @@ Name = Annotated[Line, StringConstraints(min_length=1, max_length=300, strip_whi
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
-def _whole_number(value: object) -> object:
-    # JSON has one kind of number: 2.0 is the integer 2 (and JSON Schema's "integer" says so).
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-# Strict: a JSON ``true`` or ``"2"`` is not a number of anything; a whole 2.0 is.
-WHOLE = BeforeValidator(_whole_number)
-# (Last in the list, so it runs first and the bounds stay in the JSON schema.)
-Money = Annotated[int, Strict(), Field(ge=0, le=MAX_MONEY), WHOLE]
-Stock = Annotated[int, Strict(), Field(ge=0, le=MAX_STOCK), WHOLE]
-Quantity = Annotated[int, Strict(), Field(ge=0, le=MAX_QUANTITY), WHOLE]
+# Strict: a JSON ``true``, ``"2"`` or ``2.0`` is not a number of anything.
+Money = Annotated[int, Strict(), Field(ge=0, le=MAX_MONEY)]
+Stock = Annotated[int, Strict(), Field(ge=0, le=MAX_STOCK)]
+Quantity = Annotated[int, Strict(), Field(ge=0, le=MAX_QUANTITY)]
 OptionName = Annotated[Line, StringConstraints(min_length=1, max_length=64)]
 OptionValue = Annotated[Line, StringConstraints(min_length=1, max_length=128)]
 Options = Annotated[dict[OptionName, OptionValue], Field(max_length=16)]

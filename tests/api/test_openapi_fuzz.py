@@ -56,7 +56,8 @@ DOCUMENTATION_CHECKS: list[CheckFunction] = [status_code_conformance, content_ty
 
 # An explicit config: no schemathesis.toml found on the way up may change the run. Schema-valid
 # data may still be refused by a rule the schema cannot state: a stale If-Match (412), or a cursor,
-# code or merge that is not the caller's, or fields that do not fit together (422).
+# code or merge that is not the caller's, fields that do not fit together, or a number written
+# as 2.0 where the API takes only JSON integers (422).
 CONFIG = schemathesis.Config.from_dict(
     {
         "checks": {

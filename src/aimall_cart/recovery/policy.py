@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimall_cart.errors import PreconditionFailed
-from aimall_cart.fields import WHOLE
 from aimall_cart.recovery.models import PolicyRecord
 
 Channel = Literal["in_app", "email", "webhook"]
@@ -25,8 +24,8 @@ class QuietHours(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start_hour: Annotated[int, Field(ge=0, le=23, strict=True), WHOLE]
-    end_hour: Annotated[int, Field(ge=0, le=23, strict=True), WHOLE]
+    start_hour: Annotated[int, Field(ge=0, le=23, strict=True)]
+    end_hour: Annotated[int, Field(ge=0, le=23, strict=True)]
 
     def covers(self, hour: int) -> bool:
         if self.start_hour <= self.end_hour:
@@ -42,16 +41,16 @@ class RecoveryPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    inactivity_minutes: Annotated[int, _int(1, 60 * 24 * 30), WHOLE] = 60
-    max_messages_per_cart: Annotated[int, _int(0, 10), WHOLE] = 2
-    max_messages_per_customer_per_week: Annotated[int, _int(0, 50), WHOLE] = 3
-    min_minutes_between_messages: Annotated[int, _int(0, 60 * 24 * 30), WHOLE] = 24 * 60
-    max_discount_percent: Annotated[int, _int(0, 50), WHOLE] = 15
-    discount_valid_hours: Annotated[int, _int(1, 24 * 30), WHOLE] = 48
-    holdout_percent: Annotated[int, _int(0, 100), WHOLE] = 10
-    baseline_percent: Annotated[int, _int(0, 100), WHOLE] = 10
-    exploration_percent: Annotated[int, _int(0, 100), WHOLE] = 10
-    attribution_window_hours: Annotated[int, _int(1, 24 * 30), WHOLE] = 72
+    inactivity_minutes: Annotated[int, _int(1, 60 * 24 * 30)] = 60
+    max_messages_per_cart: Annotated[int, _int(0, 10)] = 2
+    max_messages_per_customer_per_week: Annotated[int, _int(0, 50)] = 3
+    min_minutes_between_messages: Annotated[int, _int(0, 60 * 24 * 30)] = 24 * 60
+    max_discount_percent: Annotated[int, _int(0, 50)] = 15
+    discount_valid_hours: Annotated[int, _int(1, 24 * 30)] = 48
+    holdout_percent: Annotated[int, _int(0, 100)] = 10
+    baseline_percent: Annotated[int, _int(0, 100)] = 10
+    exploration_percent: Annotated[int, _int(0, 100)] = 10
+    attribution_window_hours: Annotated[int, _int(1, 24 * 30)] = 72
     channels: list[Channel] = Field(default_factory=lambda: list(DEFAULT_CHANNELS), min_length=1)
     quiet_hours: QuietHours | None = Field(
         default_factory=lambda: QuietHours(start_hour=21, end_hour=8)
@@ -80,7 +79,7 @@ class PolicyIn(RecoveryPolicy):
     ``version``, when given, must be the version in force; ``updated_at`` is the server's to set
     and is ignored."""
 
-    version: Annotated[int, _int(0, 2**31 - 1), WHOLE] | None = None
+    version: Annotated[int, _int(0, 2**31 - 1)] | None = None
     updated_at: datetime | None = None
 
     def policy(self) -> RecoveryPolicy:
