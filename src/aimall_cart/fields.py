@@ -22,8 +22,9 @@ MAX_QUANTITY = 1_000_000
 # PostgreSQL refuses NUL in text, and no text needs control characters other than tab and breaks.
 TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 # Names and options go into message bodies and mail headers: a line break there is injection.
-# So: no control characters (Unicode Cc) and no line or paragraph separators (Zl, Zp).
-LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
+# So: no control characters (Unicode Cc), no line or paragraph separators (Zl, Zp), and no
+# bidirectional overrides, which make a name read differently from what it is.
+LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$"
 # Shown as <img src> by storefronts and mail, where javascript:, data: and friends would run:
 # an absolute http(s) URL with a host, in printable ASCII without backslashes.
 WEB_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?([/?#][!-\[\]-~]*)?$"

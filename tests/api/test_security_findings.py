@@ -177,9 +177,16 @@ async def test_a_thumbnail_that_is_not_an_http_url_is_refused(
 
 
 @pytest.mark.parametrize(
-    "name", ["Shirt\r\nBcc: all@example.com", "Shirt\nline two", "Shirt\u2028two", "Tab\there"]
+    "name",
+    [
+        "Shirt\r\nBcc: all@example.com",
+        "Shirt\nline two",
+        "Shirt\u2028two",
+        "Tab\there",
+        "Shirt \u202egnp.exe",
+    ],
 )
-async def test_a_product_name_with_a_line_break_is_refused(
+async def test_a_product_name_with_a_line_break_or_a_direction_override_is_refused(
     client: httpx.AsyncClient, settings: Settings, name: str
 ) -> None:
     body = make_product(make_variant("v-1"), name=name)

@@ -9,8 +9,6 @@ from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints
 
-from aimall_cart.fields import LINE_PATTERN
-
 Channel = Literal["in_app", "email", "webhook"]
 DEFAULT_CHANNELS: tuple[Channel, ...] = ("in_app", "email")
 
@@ -30,6 +28,13 @@ def _local_part_fits(email: str) -> str:
     if len(email.rpartition("@")[0]) > MAX_LOCAL_PART_LENGTH:
         raise ValueError(f"the part before @ must be at most {MAX_LOCAL_PART_LENGTH} characters")
     return email
+
+
+def _printable(name: str) -> str:
+    # Stricter than fields.Text: a name goes into message bodies and headers, so no line breaks.
+    if not name.isprintable():
+        raise ValueError("must contain only printable characters")
+    return name
 
 
 @cache
@@ -56,12 +61,10 @@ Email = Annotated[
     StringConstraints(max_length=MAX_EMAIL_LENGTH, pattern=EMAIL_PATTERN),
     AfterValidator(_local_part_fits),
 ]
-# One line: a name goes into message bodies and headers, so no line breaks.
 PersonName = Annotated[
     str,
-    StringConstraints(
-        min_length=1, max_length=MAX_NAME_LENGTH, strip_whitespace=True, pattern=LINE_PATTERN
-    ),
+    StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH, strip_whitespace=True),
+    AfterValidator(_printable),
 ]
 TimeZone = Annotated[
     str,
