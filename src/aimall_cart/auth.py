@@ -38,6 +38,7 @@ class Principal:
 
 MIN_RSA_BITS = 2048
 CLOCK_SKEW_SECONDS = 30
+VERIFIED_TOKENS_KEPT = 10_000
 
 
 class TokenVerifier:
@@ -52,6 +53,7 @@ class TokenVerifier:
         self._audience = settings.jwt_audience
         self._issuer = settings.jwt_issuer
         self._max_lifetime = settings.jwt_max_lifetime_seconds
+        self._verified: dict[str, tuple[Principal, float]] = {}
         self._key: Any
         if settings.jwt_public_key:
             self._key, self._algorithms = _public_key(settings.jwt_public_key)
@@ -60,9 +62,23 @@ class TokenVerifier:
             self._algorithms = ["HS256"]
 
     def verify(self, token: str) -> Principal:
+        """The member the token names. A token verified before is answered from memory until its
+        ``exp``: the rate limiter, the idempotency keys and the endpoint each ask, once per request.
+        Keyed by the whole token, signature included, so only that exact token hits."""
+        now = time.time()
+        if (known := self._verified.get(token)) is not None and known[1] > now:
+            return known[0]
+        claims = self._claims(token)
+        principal = _principal_of(claims)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            self._verified.clear()
+        self._verified[token] = (principal, float(claims["exp"]))
+        return principal
+
+    def _claims(self, token: str) -> dict[str, Any]:
         required = ["exp", "sub"] + (["iss"] if self._issuer else [])
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 self._key,
                 algorithms=self._algorithms,
@@ -75,7 +91,7 @@ class TokenVerifier:
             raise Unauthenticated("The bearer token is not valid") from exc
         if not self._lives_within_the_cap(claims):
             raise Unauthenticated("The bearer token lives too long")
-        return _principal_of(claims)
+        return claims
 
     def _lives_within_the_cap(self, claims: dict[str, Any]) -> bool:
         now = time.time()
