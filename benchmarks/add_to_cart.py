@@ -110,7 +110,12 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "AIMALL_CART_DATABASE_URL": url, "AIMALL_CART_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "AIMALL_CART_DATABASE_URL": url,
+        "AIMALL_CART_LOG_LEVEL": "warning",
+        "AIMALL_CART_RATE_LIMIT_ENABLED": "false",
+    }
     process = subprocess.Popen(
         [
             sys.executable,

@@ -50,7 +50,10 @@ async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, env="test", _env_file=None)  # type: ignore[call-arg]
+    # Rate limits are on by default; the tests of them, and of what they protect, turn them on.
+    return Settings(  # type: ignore[call-arg]
+        database_url=database_url, env="test", rate_limit_enabled=False, _env_file=None
+    )
 
 
 @pytest.fixture

@@ -40,10 +40,19 @@ from aimall_cart.errors import (
     Unavailable,
 )
 from aimall_cart.idempotency import IdempotencyKeys
-from aimall_cart.middleware import BodyLimit, RequestId, request_id
+from aimall_cart.middleware import (
+    BodyLimit,
+    HeaderLimit,
+    Headers,
+    RequestId,
+    SecurityHeaders,
+    ServerErrors,
+    request_id,
+)
 from aimall_cart.monitoring.routes import router as monitoring_router
 from aimall_cart.operations import router as operations_router
 from aimall_cart.privacy.routes import router as privacy_router
+from aimall_cart.ratelimit import RateLimits
 from aimall_cart.recovery import personal as _recovery_personal  # noqa: F401  registers its data
 from aimall_cart.recovery.routes import router as recovery_router
 
@@ -85,6 +94,8 @@ _PROBLEM_STATUSES = {
     409: "In conflict with the current state",
     412: "If-Match names another version",
     413: "The body is too large",
+    429: "Too many requests; retry after Retry-After seconds",
+    431: "The request headers are too large",
     422: "The request is not valid",
     503: "Busy; retry after Retry-After seconds",
 }
@@ -119,7 +130,9 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Re
     )
 
 
-async def _send_problem(send: Send, status: int, code: str, detail: str) -> None:
+async def _send_problem(
+    send: Send, status: int, code: str, detail: str, *, headers: Headers = ()
+) -> None:
     body = problem_body(status, code, "Request refused", detail)
     await send(
         {
@@ -128,6 +141,7 @@ async def _send_problem(send: Send, status: int, code: str, detail: str) -> None
             "headers": [
                 (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
                 (b"content-length", str(len(body)).encode()),
+                *headers,
             ],
         }
     )
@@ -173,11 +187,6 @@ def _register_error_handlers(app: FastAPI) -> None:
     async def _no_connection(_: Request, exc: PoolTimeout) -> Response:
         log.warning("no database connection free request_id=%s: %s", request_id.get(), exc)
         return problem(503, Unavailable.code, Unavailable.title, "The service is busy; retry")
-
-    @app.exception_handler(Exception)
-    async def _internal(_: Request, exc: Exception) -> Response:
-        log.exception("unhandled error request_id=%s", request_id.get(), exc_info=exc)
-        return problem(500, "internal", "Internal error", "Something went wrong on our side")
 
 
 def create_app(settings: Settings | None = None, *, configure_logging: bool = False) -> FastAPI:
@@ -245,7 +254,8 @@ ROUTERS = (
 def _add_middleware(
     app: FastAPI, settings: Settings, database: Database, verifier: TokenVerifier, clock: Clock
 ) -> None:
-    """Outermost last: a request is counted and timed, meets its id, then the body limit, then
+    """Outermost last: a request is counted and timed, meets its id, the security headers and the
+    catch-all for errors, then the header limit, the rate limits, the body limit, then
     idempotency. Cart operations are the requests to the routes tagged ``cart``."""
     app.add_middleware(
         IdempotencyKeys,
@@ -256,6 +266,13 @@ def _add_middleware(
         send_problem=_send_problem,
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, send_problem=_send_problem)
+    if settings.rate_limit_enabled:
+        app.add_middleware(
+            RateLimits, settings=settings, verifier=verifier, send_problem=_send_problem
+        )
+    app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes, send_problem=_send_problem)
+    app.add_middleware(ServerErrors, send_problem=_send_problem)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestId)
     every_route = [route for router in ROUTERS for route in router.routes]
     app.add_middleware(metrics.RequestMetrics, routes=every_route, operation_tag="cart")

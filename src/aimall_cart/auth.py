@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -35,45 +36,98 @@ class Principal:
             raise Forbidden("Your role may not do this")
 
 
+MIN_RSA_BITS = 2048
+CLOCK_SKEW_SECONDS = 30
+VERIFIED_TOKENS_KEPT = 10_000
+
+
 class TokenVerifier:
-    """Verifies member JWTs with the one algorithm family the configured key allows."""
+    """Verifies member JWTs with the one algorithm family the configured key allows.
+
+    A token must be for us: one that names an audience is refused unless it is the configured
+    one, an issuer is required when one is configured, and no token may live longer than
+    ``jwt_max_lifetime_seconds``, so a leaked one does not open the door for long.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._audience = settings.jwt_audience
+        self._issuer = settings.jwt_issuer
+        self._max_lifetime = settings.jwt_max_lifetime_seconds
+        self._verified: dict[str, tuple[Principal, float]] = {}
         self._key: Any
         if settings.jwt_public_key:
-            self._key = load_pem_public_key(settings.jwt_public_key.encode())
-            if isinstance(self._key, rsa.RSAPublicKey):
-                self._algorithms = ["RS256"]
-            elif isinstance(self._key, ec.EllipticCurvePublicKey):
-                self._algorithms = ["ES256"]
-            else:
-                raise ValueError("AIMALL_CART_JWT_PUBLIC_KEY must be an RSA or EC key")
+            self._key, self._algorithms = _public_key(settings.jwt_public_key)
         else:
             self._key = settings.jwt_secret
             self._algorithms = ["HS256"]
 
     def verify(self, token: str) -> Principal:
+        """The member the token names. A token verified before is answered from memory until its
+        ``exp``: the rate limiter, the idempotency keys and the endpoint each ask, once per request.
+        Keyed by the whole token, signature included, so only that exact token hits."""
+        now = time.time()
+        if (known := self._verified.get(token)) is not None and known[1] > now:
+            return known[0]
+        claims = self._claims(token)
+        principal = _principal_of(claims)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            self._verified.clear()
+        self._verified[token] = (principal, float(claims["exp"]))
+        return principal
+
+    def _claims(self, token: str) -> dict[str, Any]:
+        required = ["exp", "sub"] + (["iss"] if self._issuer else [])
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 self._key,
                 algorithms=self._algorithms,
                 audience=self._audience,
-                options={"require": ["exp", "sub"], "verify_aud": self._audience is not None},
+                issuer=self._issuer,
+                leeway=CLOCK_SKEW_SECONDS,
+                options={"require": required, "verify_aud": True},
             )
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, TypeError) as exc:  # TypeError: claims of the wrong JSON type
             raise Unauthenticated("The bearer token is not valid") from exc
-        sub, role, seller_id = (
-            claims["sub"],
-            claims.get("role", "customer"),
-            claims.get("seller_id"),
-        )
-        if not _is_identifier(sub) or role not in ROLES:
-            raise Unauthenticated("The bearer token is not valid")
-        if role == "seller" and not _is_identifier(seller_id):
-            raise Unauthenticated("A seller token must carry seller_id")
-        return Principal(user_id=sub, role=role, seller_id=seller_id if role == "seller" else None)
+        if not self._lives_within_the_cap(claims):
+            raise Unauthenticated("The bearer token lives too long")
+        return claims
+
+    def _lives_within_the_cap(self, claims: dict[str, Any]) -> bool:
+        now = time.time()
+        issued = claims.get("iat", now)
+        if not isinstance(issued, int | float) or issued > now + CLOCK_SKEW_SECONDS:
+            return False
+        lifetime = claims["exp"] - min(issued, now)
+        return bool(lifetime <= self._max_lifetime + CLOCK_SKEW_SECONDS)
+
+
+def _public_key(pem: str) -> tuple[Any, list[str]]:
+    """The verifying key and its one algorithm; keys too weak to trust refuse to start."""
+    key = load_pem_public_key(pem.encode())
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise ValueError(f"AIMALL_CART_JWT_PUBLIC_KEY: RSA keys need {MIN_RSA_BITS} bits")
+        return key, ["RS256"]
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if not isinstance(key.curve, ec.SECP256R1):
+            raise ValueError("AIMALL_CART_JWT_PUBLIC_KEY: EC keys must be on P-256 for ES256")
+        return key, ["ES256"]
+    raise ValueError("AIMALL_CART_JWT_PUBLIC_KEY must be an RSA or EC key")
+
+
+def _principal_of(claims: dict[str, Any]) -> Principal:
+    """The member the claims name; any claim of the wrong shape refuses the token."""
+    sub, role, seller_id = claims["sub"], claims.get("role", "customer"), claims.get("seller_id")
+    if not _is_identifier(sub) or not isinstance(role, str) or role not in ROLES:
+        raise Unauthenticated("The bearer token is not valid")
+    if role == "seller" and not _is_identifier(seller_id):
+        raise Unauthenticated("A seller token must carry seller_id")
+    return Principal(
+        user_id=sub,
+        role=cast(Role, role),
+        seller_id=seller_id if role == "seller" else None,
+    )
 
 
 def _is_identifier(value: object) -> bool:
@@ -95,6 +149,8 @@ def issue_token(
         claims["seller_id"] = seller_id
     if settings.jwt_audience is not None:
         claims["aud"] = settings.jwt_audience
+    if settings.jwt_issuer is not None:
+        claims["iss"] = settings.jwt_issuer
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
 
 

@@ -1,5 +1,5 @@
-"""The ``aimall-cart`` command: serve, worker, migrate, seed, token, and the simulate and keys
-sub-apps."""
+"""The ``aimall-cart`` command: serve, worker, migrate, seed, token, dev-cert, and the
+simulate and keys sub-apps."""
 
 from __future__ import annotations
 
@@ -16,22 +16,38 @@ from typing import Annotated
 
 import typer
 from fastapi import FastAPI
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from aimall_cart import keys_cli, logs
 from aimall_cart import migrate as migrations
 from aimall_cart.auth import Principal, Role, issue_token
 from aimall_cart.clock import Clock
-from aimall_cart.config import get_settings
+from aimall_cart.config import Settings, get_settings
 from aimall_cart.simulation import cli as simulation_cli
 
 app = typer.Typer(
-    help="AIMall Cart: the cart service of the AIMall online mall.", no_args_is_help=True
+    help="AIMall Cart: the cart service of the AIMall online mall.",
+    no_args_is_help=True,
+    # A traceback's locals would print the settings, secrets and all.
+    pretty_exceptions_show_locals=False,
 )
 console = Console(stderr=True)
 
 
 SERVER_START_SECONDS = 60
+
+
+def _settings() -> Settings:
+    """The settings, or a refusal that names what is wrong and never the values (secrets)."""
+    try:
+        return get_settings()
+    except ValidationError as refused:
+        for error in refused.errors(include_input=False, include_url=False):
+            reason = error["msg"].removeprefix("Value error, ")
+            console.print(f"[red]refusing to start:[/red] {escape(reason)}", soft_wrap=True)
+        raise typer.Exit(code=2) from None
 
 
 @app.command()
@@ -52,6 +68,10 @@ def serve(
         bool | None,
         typer.Option(help="Run the background worker beside the server (default from settings)"),
     ] = None,
+    ssl_certfile: Annotated[
+        Path | None, typer.Option(help="TLS certificate (PEM); with --ssl-keyfile serves HTTPS")
+    ] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM)")] = None,
 ) -> None:
     """Serve the HTTP API.
 
@@ -59,9 +79,8 @@ def serve(
     benchmark, it served a fifth more requests per second. With several server processes the
     background worker runs once, in a process of its own, not once in each server process.
     """
-    import uvicorn
-
-    settings = get_settings()
+    settings = _settings()
+    certfile, keyfile = _tls_files(settings, ssl_certfile, ssl_keyfile)
     processes = _server_processes(workers, is_sqlite=settings.is_sqlite)
     run_worker_too = settings.embedded_worker if worker is None else worker
     # The server processes build their settings from the environment.
@@ -73,27 +92,43 @@ def serve(
     if run_worker_too and processes > 1:
         background = subprocess.Popen([sys.executable, "-m", "aimall_cart", "worker"])
     try:
-        uvicorn.run(
-            "aimall_cart.cli:server_app",
-            factory=True,
-            host=host or settings.host,
-            port=port or settings.port,
-            workers=processes,
-            log_level=settings.log_level,
-            loop="uvloop",
-            http="httptools",
-            proxy_headers=False,
-            # A server process answers the supervisor's ping once it has imported the service;
-            # on a busy machine that takes longer than uvicorn's 5 seconds, and a process killed
-            # for it is started again, and killed again.
-            timeout_worker_healthcheck=SERVER_START_SECONDS,
-        )
+        _run_servers(settings, host, port, processes=processes, tls=(certfile, keyfile))
     finally:
         if background is not None:
             background.terminate()
             background.wait(timeout=30)
         if settings.metrics_dir is None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _run_servers(
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    *,
+    processes: int,
+    tls: tuple[str | None, str | None],
+) -> None:
+    import uvicorn
+
+    certfile, keyfile = tls
+    uvicorn.run(
+        "aimall_cart.cli:server_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=processes,
+        log_level=settings.log_level,
+        loop="uvloop",
+        http="httptools",
+        proxy_headers=False,
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+        # A server process answers the supervisor's ping once it has imported the service;
+        # on a busy machine that takes longer than uvicorn's 5 seconds, and a process killed
+        # for it is started again, and killed again.
+        timeout_worker_healthcheck=SERVER_START_SECONDS,
+    )
 
 
 def _shared_metrics_dir(configured: Path | None) -> Path:
@@ -110,6 +145,18 @@ def _shared_metrics_dir(configured: Path | None) -> Path:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     get_settings.cache_clear()  # this process's server reads the folder from its settings
     return folder
+
+
+def _tls_files(
+    settings: Settings, certfile: Path | None, keyfile: Path | None
+) -> tuple[str | None, str | None]:
+    """The certificate and key to serve HTTPS with (options first, then settings); both or
+    neither."""
+    cert = str(certfile) if certfile else settings.tls_cert_file
+    key = str(keyfile) if keyfile else settings.tls_key_file
+    if (cert is None) != (key is None):
+        raise typer.BadParameter("TLS needs both a certificate and its key")
+    return cert, key
 
 
 def _server_processes(requested: int | None, *, is_sqlite: bool) -> int:
@@ -132,7 +179,7 @@ def server_app() -> FastAPI:
 @app.command(name="worker")
 def run_worker() -> None:
     """Run the background jobs until interrupted (when servers run with --no-worker)."""
-    settings = get_settings()
+    settings = _settings()
     logs.configure(settings.log_level)
     if settings.metrics_dir is not None:  # count into the folder the servers expose
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(settings.metrics_dir)
@@ -158,7 +205,7 @@ def run_worker() -> None:
 @app.command()
 def migrate(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply the database migrations."""
-    settings = get_settings()
+    settings = _settings()
     migrations.upgrade(settings.database_url, revision)
     console.print(f"[green]migrated[/green] to {revision}")
 
@@ -182,7 +229,7 @@ async def _seed_demo(*, count: int, reset: bool) -> tuple[int, int]:
     from aimall_cart.catalog.models import Product
     from aimall_cart.db import Database
 
-    settings = get_settings()
+    settings = _settings()
     database = Database(settings.database_url)
     admin = Principal(user_id="seed", role="admin")
     now = await Clock().now()
@@ -215,7 +262,7 @@ def token(
         raise typer.BadParameter("role must be customer, seller or admin")
     if role == "seller" and not seller_id:
         raise typer.BadParameter("a seller token needs --seller-id")
-    settings = get_settings()
+    settings = _settings()
     checked_role: Role = role  # type: ignore[assignment]
     typer.echo(
         issue_token(
@@ -226,6 +273,31 @@ def token(
             ttl=timedelta(minutes=ttl_minutes),
             seller_id=seller_id,
         )
+    )
+
+
+@app.command(name="dev-cert")
+def dev_cert(
+    out_dir: Annotated[Path, typer.Option(help="Folder for cert.pem and key.pem")] = Path("certs"),
+    host: Annotated[
+        list[str] | None, typer.Option(help="Host name or IP address (repeatable)")
+    ] = None,
+    days: Annotated[int, typer.Option(min=1, max=825)] = 30,
+) -> None:
+    """Make a self-signed certificate for trying HTTPS locally: never for production."""
+    from aimall_cart.devcert import self_signed
+
+    hosts = host or ["localhost", "127.0.0.1", "::1"]
+    certificate, key = self_signed(hosts, now=datetime.now(UTC), days=days)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = out_dir / "cert.pem", out_dir / "key.pem"
+    cert_path.write_bytes(certificate)
+    key_path.touch(mode=0o600)
+    key_path.chmod(0o600)
+    key_path.write_bytes(key)
+    console.print(f"wrote {cert_path} and {key_path} (for {', '.join(hosts)}, {days} days)")
+    console.print(
+        f"serve with: aimall-cart serve --ssl-certfile {cert_path} --ssl-keyfile {key_path}"
     )
 
 

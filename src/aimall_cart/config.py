@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
@@ -22,7 +23,12 @@ DEV_DATA_KEYS = f"dev:{DEV_DATA_KEY}"
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="AIMALL_CART_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="AIMALL_CART_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # A refusal must never echo the values it refused: they are secrets.
+        hide_input_in_errors=True,
     )
 
     env: Literal["development", "test", "production"] = "development"
@@ -86,6 +92,8 @@ class Settings(BaseSettings):
     embedded_worker: bool = True
     worker_tick_seconds: float = Field(default=1.0, gt=0)
 
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"
@@ -93,12 +101,27 @@ class Settings(BaseSettings):
     jwt_secret: str = DEV_JWT_SECRET
     jwt_public_key: str | None = None
     jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    # No member token may live longer than this, whatever its exp says (the CLI issues 24 h ones).
+    jwt_max_lifetime_seconds: int = Field(default=24 * 3600, ge=60)
     token_hash_key: str = DEV_TOKEN_HASH_KEY
+
+    rate_limit_enabled: bool = True
+    rate_limit_anonymous_per_minute: int = Field(default=120, ge=1)
+    rate_limit_guest_per_minute: int = Field(default=300, ge=1)
+    rate_limit_member_per_minute: int = Field(default=600, ge=1)
+    # Each checkout start holds stock for the reservation TTL: the cheapest way to hoard it.
+    rate_limit_checkout_per_minute: int = Field(default=20, ge=1)
+    redis_url: str | None = None
+    # Units of one variant a single cart may hold in a reservation: a few carts cannot lock a
+    # product's whole stock away from everyone else.
+    max_reserved_units_per_variant: int = Field(default=50, ge=1)
 
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     idempotency_lock_seconds: int = Field(default=60, ge=1)
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
     max_lines_per_cart: int = Field(default=100, ge=1)
     default_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
 
@@ -120,23 +143,15 @@ class Settings(BaseSettings):
         return spec
 
     @model_validator(mode="after")
-    def _refuse_development_secrets_in_production(self) -> Settings:
-        if self.env != "production":
-            return self
-        if self.jwt_public_key is None and self.jwt_secret == DEV_JWT_SECRET:
-            raise ValueError("AIMALL_CART_JWT_SECRET must be set in production")
-        if self.token_hash_key == DEV_TOKEN_HASH_KEY:
-            raise ValueError("AIMALL_CART_TOKEN_HASH_KEY must be set in production")
-        if self.order_webhook_url and self.order_webhook_secret == DEV_WEBHOOK_SECRET:
-            raise ValueError("AIMALL_CART_ORDER_WEBHOOK_SECRET must be set in production")
-        if self.recovery_webhook_url and self.recovery_webhook_secret == DEV_WEBHOOK_SECRET:
-            raise ValueError("AIMALL_CART_RECOVERY_WEBHOOK_SECRET must be set in production")
-        if self.test_clock:
-            raise ValueError("AIMALL_CART_TEST_CLOCK must never be on in production")
-        if len(self.jwt_secret) < 32 and self.jwt_public_key is None:
-            raise ValueError("AIMALL_CART_JWT_SECRET must be at least 32 characters")
-        if any(secret == DEV_DATA_KEY for _kid, secret in self.keys.keys):
-            raise ValueError("AIMALL_CART_DATA_KEYS must be set in production")
+    def _no_smtp_login_in_the_clear(self) -> Settings:
+        if self.smtp_username and not self.smtp_starttls:
+            raise ValueError("AIMALL_CART_SMTP_USERNAME needs AIMALL_CART_SMTP_STARTTLS=true")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_weak_production_settings(self) -> Settings:
+        if self.env == "production" and (problems := production_problems(self)):
+            raise ValueError("; ".join(problems))
         return self
 
     @property
@@ -147,6 +162,59 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+MIN_KEY_BYTES = 32
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", ""})  # noqa: S104
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """Why these settings are not fit for production; each names a setting, never its value."""
+    problems = [
+        f"AIMALL_CART_{name} must be set in production (not the development default)"
+        for name, value, default in _secrets(settings)
+        if value == default
+    ]
+    problems += [
+        f"AIMALL_CART_{name} must be at least {MIN_KEY_BYTES} characters long"
+        for name, value, default in _secrets(settings)
+        if value != default and len(value.encode()) < MIN_KEY_BYTES
+    ]
+    if settings.test_clock:
+        problems.append("AIMALL_CART_TEST_CLOCK must never be on in production")
+    if not _is_public_https(settings.public_base_url):
+        problems.append("AIMALL_CART_PUBLIC_BASE_URL must be an https:// address of a real host")
+    for name, url in (
+        ("ORDER_WEBHOOK_URL", settings.order_webhook_url),
+        ("RECOVERY_WEBHOOK_URL", settings.recovery_webhook_url),
+    ):
+        if url and not url.startswith("https://"):
+            problems.append(f"AIMALL_CART_{name} must be an https:// URL in production")
+    return problems
+
+
+def _secrets(settings: Settings) -> list[tuple[str, str, str]]:
+    """(setting name, value, development default) of every secret in use."""
+    found = [
+        ("TOKEN_HASH_KEY", settings.token_hash_key, DEV_TOKEN_HASH_KEY),
+    ]
+    found += [
+        (f"DATA_KEYS (key {kid})", secret, DEV_DATA_KEY) for kid, secret in settings.keys.keys
+    ]
+    if settings.jwt_public_key is None:
+        found.append(("JWT_SECRET", settings.jwt_secret, DEV_JWT_SECRET))
+    if settings.order_webhook_url:
+        found.append(("ORDER_WEBHOOK_SECRET", settings.order_webhook_secret, DEV_WEBHOOK_SECRET))
+    if settings.recovery_webhook_url:
+        secret = settings.recovery_webhook_secret
+        found.append(("RECOVERY_WEBHOOK_SECRET", secret, DEV_WEBHOOK_SECRET))
+    return found
+
+
+def _is_public_https(url: str) -> bool:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "https" and host not in _LOCAL_HOSTS and not host.startswith("127.")
 
 
 @lru_cache

@@ -1,12 +1,16 @@
 """``Idempotency-Key`` on POST: the first response is kept and replayed to repeats.
 
-A key belongs to its caller (member, guest token, or anonymous) and is bound to a fingerprint of
+A key belongs to its caller (member or guest token) and is bound to a fingerprint of
 method, path, query and JSON body. The first request claims the key in its own transaction before
 it runs; a repeat while it runs is told so (409), a repeat with another body is refused (422), and
 a repeat after it finished gets the same status and body back, marked ``Idempotent-Replayed``.
 Responses are stored sealed, since they can carry a new guest token. A 5xx is not kept, so the
 client may retry. A process that dies mid-request leaves its claim until
 ``idempotency_lock_seconds`` pass; then the key may run again.
+
+A request without credentials names no caller: two strangers may send the same key, and a replay
+would hand one of them the other's cart token. Such requests are never recorded or replayed; each
+runs as its own (a retry makes a second, empty guest cart at worst).
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ def fingerprint(method: str, path: str, query: bytes, body: bytes, guest_cart: b
     """Same request, same fingerprint: JSON bodies are compared by meaning, not by spacing."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what can be parsed
         canonical = body
     digest = hashlib.sha256()
     for part in (method.encode(), path.encode(), query, canonical, guest_cart):
@@ -141,7 +145,7 @@ class IdempotencyKeys:
             )
             return
         caller = self._caller(headers)
-        if caller is None:  # a bad bearer token: let the endpoint say 401
+        if caller is None:  # no one to scope a record to; a bad bearer token is the endpoint's 401
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
@@ -184,7 +188,7 @@ class IdempotencyKeys:
             return "guest:" + keyed_hash(
                 cart_token.decode("latin-1"), key=self.settings.token_hash_key
             )
-        return "anonymous"
+        return None
 
     async def _claim(self, caller: str, key: str, print_: str) -> Claim | IdempotencyRecord:
         now = await self.clock.now()

@@ -107,6 +107,8 @@ def _transmit(settings: Settings, host: str, message: EmailMessage) -> None:
         if settings.smtp_starttls:
             smtp.starttls(context=ssl.create_default_context())
         if settings.smtp_username:
+            if not settings.smtp_starttls:  # the password would cross the network in the clear
+                raise smtplib.SMTPNotSupportedError("refusing to log in without STARTTLS")
             smtp.login(settings.smtp_username, settings.smtp_password or "")
         smtp.send_message(message)
     finally:

@@ -445,6 +445,7 @@ def test_production_starts_with_its_own_secrets() -> None:
         jwt_secret=secrets.token_hex(32),
         token_hash_key=secrets.token_hex(32),
         data_keys=f"k1:{secrets.token_hex(32)}",
+        public_base_url="https://shop.aimall.example",
         _env_file=None,  # type: ignore[call-arg]
     )
     assert configured.jwt_secret != DEV_JWT_SECRET

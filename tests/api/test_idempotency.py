@@ -179,19 +179,17 @@ async def test_a_repeat_with_the_json_respaced_and_reordered_is_the_same_request
     assert await quantities(client, member) == {"shirt-red-m": 2}
 
 
-async def test_anonymous_cart_creation_repeated_with_one_key_returns_the_same_cart_and_token(
+async def test_anonymous_creations_with_one_key_are_never_replayed_and_share_no_token(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     first = await post(client, "/v1/cart", keyed("new-cart"))
-    created = cart_of(first, 201)
-    token = first.headers["X-Cart-Token"]
     again = await post(client, "/v1/cart", keyed("new-cart"))
-    assert_replay_of(again, first)
-    assert again.json()["guest_token"] == created["guest_token"] == token
-    assert again.headers["X-Cart-Token"] == token
-    assert await cart_count(app) == 1
-    read = await client.get("/v1/cart", headers={"X-Cart-Token": token})
-    assert cart_of(read, 200)["id"] == created["id"]
+    created, other = cart_of(first, 201), cart_of(again, 201)
+    assert REPLAYED not in again.headers
+    assert first.headers["X-Cart-Token"] != again.headers["X-Cart-Token"]
+    assert created["id"] != other["id"]
+    assert await cart_count(app) == 2
+    assert await stored_keys(app) == []
 
 
 async def test_member_cart_creation_is_replayed_as_201_not_answered_200(
@@ -321,6 +319,7 @@ async def test_anonymous_guest_and_member_callers_do_not_share_a_key(
 ) -> None:
     anonymous = await post(client, "/v1/cart", keyed("shared"))
     guest = {"X-Cart-Token": anonymous.headers["X-Cart-Token"]}
+    assert await stored_keys(app) == []
     member = bearer(settings, "u-1")
     as_guest = await post(client, "/v1/cart", keyed("shared", guest))
     as_member = await post(client, "/v1/cart", keyed("shared", member))
@@ -339,13 +338,11 @@ def caller_of(settings: Settings, kind: str) -> tuple[str, dict[str, str]]:
     """The caller string the middleware derives, and the headers that make that caller."""
     if kind == "member":
         return "member:u-1", bearer(settings, "u-1")
-    if kind == "guest":
-        token = "guest-token-" + "x" * 32
-        return "guest:" + keyed_hash(token, key=settings.token_hash_key), {"X-Cart-Token": token}
-    return "anonymous", {}
+    token = "guest-token-" + "x" * 32
+    return "guest:" + keyed_hash(token, key=settings.token_hash_key), {"X-Cart-Token": token}
 
 
-@pytest.mark.parametrize("kind", ["member", "guest", "anonymous"])
+@pytest.mark.parametrize("kind", ["member", "guest"])
 async def test_a_repeat_while_the_first_is_running_is_idempotency_in_progress(
     client: httpx.AsyncClient, settings: Settings, app: FastAPI, kind: str
 ) -> None:
@@ -479,19 +476,19 @@ async def test_a_record_is_kept_for_the_configured_ttl(
 # --- storage --------------------------------------------------------------------------------
 
 
-async def test_a_stored_response_is_sealed_and_never_holds_the_raw_guest_token(
-    client: httpx.AsyncClient, app: FastAPI
+async def test_a_stored_response_is_sealed(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
 ) -> None:
-    first = await post(client, "/v1/cart", keyed("new-cart"))
-    created = cart_of(first, 201)
-    token = first.headers["X-Cart-Token"]
+    await shirt(client, settings)
+    guest = {"X-Cart-Token": (await post(client, "/v1/cart", {})).headers["X-Cart-Token"]}
+    first = await post(client, ITEMS, keyed("add", guest), body_of(RED_M))
+    added = cart_of(first, 201)
     [record] = await stored_keys(app)
     assert record.response is not None
     stored = bytes(record.response)
-    assert token.encode() not in stored
-    assert created["id"].encode() not in stored
-    assert b"guest_token" not in stored
-    assert_replay_of(await post(client, "/v1/cart", keyed("new-cart")), first)
+    assert added["id"].encode() not in stored
+    assert b"shirt-red-m" not in stored
+    assert_replay_of(await post(client, ITEMS, keyed("add", guest), body_of(RED_M)), first)
 
 
 # --- GET ignores the header ----------------------------------------------------------------
@@ -541,21 +538,13 @@ async def test_twenty_parallel_adds_with_one_key_have_exactly_one_effect(
     assert_replay_of(await post(client, ITEMS, keyed("race", member), body), original)
 
 
-async def test_twenty_parallel_anonymous_creations_with_one_key_make_one_cart(
+async def test_twenty_parallel_anonymous_creations_with_one_key_each_get_their_own_cart(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     answers = await asyncio.gather(*(post(client, "/v1/cart", keyed("race")) for _ in range(20)))
-    originals = [a for a in answers if a.status_code == 201 and REPLAYED not in a.headers]
-    assert len(originals) == 1, [(a.status_code, a.text) for a in answers]
-    [original] = originals
-    for answer in answers:
-        if answer is original:
-            continue
-        if answer.status_code == 409:
-            problem_of(answer, 409, "idempotency_in_progress")
-        else:
-            assert_replay_of(answer, original)
-    assert await cart_count(app) == 1
+    assert all(a.status_code == 201 and REPLAYED not in a.headers for a in answers)
+    assert len({a.headers["X-Cart-Token"] for a in answers}) == 20
+    assert await cart_count(app) == 20
 
 
 async def test_a_merge_key_reused_for_another_guest_cart_is_idempotency_key_reused(

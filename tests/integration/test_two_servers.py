@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,10 +33,25 @@ PRODUCTS = ("nut", "washer", "gear")
 REFUSALS = {404, 503}  # a line removed by a racing request; a busy database
 
 
-@pytest.fixture
-def servers(database_url: str) -> Iterator[list[str]]:
-    env = {**os.environ, "AIMALL_CART_DATABASE_URL": database_url, "AIMALL_CART_ENV": "test"}
-    ports = [free_port(), free_port()]
+@contextmanager
+def start_servers(
+    database_url: str,
+    count: int,
+    settings: Mapping[str, str] | None = None,
+    *,
+    options: Sequence[str] = (),
+    verify: ssl.SSLContext | None = None,
+) -> Iterator[list[str]]:
+    """``count`` server processes on one database, with ``settings`` added to their environment
+    and ``options`` to their command; their base URLs once each answers (HTTPS, checked with
+    ``verify``, when that is given), and every one stopped on the way out."""
+    env = {
+        **os.environ,
+        "AIMALL_CART_DATABASE_URL": database_url,
+        "AIMALL_CART_ENV": "test",
+        **(settings or {}),
+    }
+    ports = [free_port() for _ in range(count)]
     processes = [
         subprocess.Popen(
             [
@@ -47,6 +64,7 @@ def servers(database_url: str) -> Iterator[list[str]]:
                 "--workers",
                 "1",
                 "--no-migrate",
+                *options,
             ],
             env=env,
             stdout=subprocess.DEVNULL,
@@ -54,10 +72,11 @@ def servers(database_url: str) -> Iterator[list[str]]:
         )
         for port in ports
     ]
-    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    scheme = "http" if verify is None else "https"
+    urls = [f"{scheme}://127.0.0.1:{port}" for port in ports]
     try:
         for url, process in zip(urls, processes, strict=True):
-            _wait_until_up(url, process)
+            _wait_until_up(url, process, verify if verify is not None else True)
         yield urls
     finally:
         for process in processes:
@@ -66,7 +85,15 @@ def servers(database_url: str) -> Iterator[list[str]]:
             process.wait(timeout=10)
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+@pytest.fixture
+def servers(database_url: str) -> Iterator[list[str]]:
+    with start_servers(database_url, 2) as urls:
+        yield urls
+
+
+def _wait_until_up(
+    url: str, process: subprocess.Popen[bytes], verify: ssl.SSLContext | bool = True
+) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -74,7 +101,7 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
                 f"server exited: {process.stderr.read() if process.stderr else ''!r}"
             )
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/healthz", timeout=1, verify=verify).status_code == 200:
                 return
         except httpx.TransportError:
             time.sleep(0.1)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from aimall_cart.carts.rules import Flag, PromotionProblem
 from aimall_cart.fields import CatalogId, Options, Quantity, Text
@@ -22,13 +23,21 @@ class AddItem(BaseModel):
 
 
 class UpdateItem(BaseModel):
-    """A quantity of 0 removes the line."""
+    """A quantity of 0 removes the line. A field left out is not changed; ``null`` is not a value
+    of any of them, and the schema says so, with at least one field to change."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
-    quantity: Quantity | None = None
-    variant_id: CatalogId | None = None
-    options: Options | None = None
+    quantity: Quantity | SkipJsonSchema[None] = None
+    variant_id: CatalogId | SkipJsonSchema[None] = None
+    options: Options | SkipJsonSchema[None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(value is None for value in data.values()):
+            raise ValueError("leave a field out instead of sending null")
+        return data
 
     @model_validator(mode="after")
     def _something_to_change(self) -> Self:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from aimall_cart.fields import CatalogId, Currency, Money, Name, Options, Stock, Text
+from aimall_cart.fields import CatalogId, Currency, Line, Money, Name, Options, Stock, Text, WebUrl
 
 Status = Literal["active", "inactive"]
 QuantityBound = Annotated[int, Field(ge=1, le=10_000)]
@@ -36,8 +36,8 @@ class ProductIn(BaseModel):
     seller_id: CatalogId | None = None
     name: Name
     description: Annotated[Text, StringConstraints(max_length=10_000)] = ""
-    category: Annotated[Text, StringConstraints(min_length=1, max_length=120)] | None = None
-    thumbnail_url: Annotated[Text, StringConstraints(max_length=2000)] | None = None
+    category: Annotated[Line, StringConstraints(min_length=1, max_length=120)] | None = None
+    thumbnail_url: WebUrl | None = None
     status: Status = "active"
     currency: Currency
     min_quantity: QuantityBound = 1

@@ -60,6 +60,7 @@ async def start_checkout(
             accept_price_changes=(body or StartCheckout()).accept_price_changes,
             expected_version=expected_version(if_match),
             ttl=timedelta(seconds=settings.reservation_ttl_seconds),
+            max_units_per_variant=settings.max_reserved_units_per_variant,
             now=now,
         ),
     )

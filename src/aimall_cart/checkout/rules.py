@@ -57,6 +57,22 @@ def problems(
     return found
 
 
+def over_the_cap(lines: Sequence[LineCheck], cap: int) -> list[dict[str, object]]:
+    """The lines of a variant that would reserve more than ``cap`` units for one cart: a guard
+    against a few carts holding a product's whole stock through their reservations."""
+    wanted = quantities(lines)
+    return [
+        {
+            "item_id": line.item_id,
+            "code": "reservation_limit",
+            "max_quantity": cap,
+            "message": f"At most {cap} of this item can be reserved per order",
+        }
+        for line in lines
+        if wanted[line.variant_id] > cap
+    ]
+
+
 def quantities(lines: Sequence[LineCheck]) -> dict[str, int]:
     """Units to reserve per variant."""
     wanted: dict[str, int] = {}

@@ -114,10 +114,12 @@ async def start(
     accept_price_changes: bool,
     expected_version: int | None,
     ttl: timedelta,
+    max_units_per_variant: int,
     now: datetime,
 ) -> CheckoutView:
     """Validate every line and the applied code, reserve the stock until ``now + ttl``, and lock
-    the cart. The price, promotion included, holds from here until the reservation runs out."""
+    the cart. The price, promotion included, holds from here until the reservation runs out.
+    No cart reserves more than ``max_units_per_variant`` units of one variant."""
     cart = await access.lock_for_change(
         session, principal, expected_version=expected_version, now=now
     )
@@ -127,7 +129,7 @@ async def start(
     checks = _line_checks(view)
     found = rules.problems(
         checks, accept_price_changes=accept_price_changes, promotion=view.promotion
-    )
+    ) + rules.over_the_cap(checks, max_units_per_variant)
     if found:
         raise rules.CheckoutBlocked("The cart cannot be checked out as it is", errors=found)
     if accept_price_changes:

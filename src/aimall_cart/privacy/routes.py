@@ -1,10 +1,12 @@
-"""The member's own preferences and consent, and the unsubscribe link."""
+"""The member's own preferences and consent, and the unsubscribe page and action."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
 
 from aimall_cart.auth import CurrentPrincipal, Principal
 from aimall_cart.clock import Now
@@ -67,32 +69,49 @@ async def save_preferences(
     return _body(view)
 
 
-async def _unsubscribe(
-    token: str, session: WriteSession, settings: AppSettings, now: Now
-) -> UnsubscribedOut:
-    await commit(
-        session,
-        lambda: privacy.unsubscribe(session, keys=settings.keys, token=token, now=now),
+_PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+)
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Unsubscribe</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: sans-serif; max-width: 32rem; margin: 4rem auto">
+<h1>Stop reminders about your cart?</h1>
+<p>We will send no more marketing messages about carts you leave behind.</p>
+<form method="post" action="/v1/unsubscribe?token={token}">
+<button type="submit">Unsubscribe</button></form>
+</body></html>
+"""
+
+
+@router.get(
+    "/v1/unsubscribe",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}, "description": "The confirmation page"}},
+)
+async def unsubscribe_page(token: Token, settings: AppSettings) -> HTMLResponse:
+    """The page behind the link in a message: a button that withdraws consent. Reading it changes
+    nothing, since mail scanners and prefetchers follow links. A token that is not one of ours is
+    404 ``invalid_unsubscribe_token``."""
+    privacy.user_of_token(settings.keys, token)
+    return HTMLResponse(
+        _PAGE.format(token=quote(token, safe="")),
+        headers={"Content-Security-Policy": _PAGE_POLICY},
     )
-    return UnsubscribedOut()
-
-
-@router.get("/v1/unsubscribe", response_model=UnsubscribedOut)
-async def unsubscribe_by_link(
-    token: Token, session: WriteSession, settings: AppSettings, now: Now
-) -> UnsubscribedOut:
-    """Withdraw marketing consent. No sign-in: the token is the credential, and never expires.
-    A token that is not one of ours is 404 ``invalid_unsubscribe_token``."""
-    return await _unsubscribe(token, session, settings, now)
 
 
 @router.post("/v1/unsubscribe", response_model=UnsubscribedOut)
 async def unsubscribe_one_click(
     token: Token, session: WriteSession, settings: AppSettings, now: Now
 ) -> UnsubscribedOut:
-    """RFC 8058 one-click unsubscribe: the mail client POSTs to the link; any body is ignored.
+    """Withdraw marketing consent: the page's button, or RFC 8058 one-click unsubscribe from the
+    mail client; any body is ignored. No sign-in: the token is the credential, and never expires.
     A token that is not one of ours is 404 ``invalid_unsubscribe_token``."""
-    return await _unsubscribe(token, session, settings, now)
+    await commit(
+        session,
+        lambda: privacy.unsubscribe(session, keys=settings.keys, token=token, now=now),
+    )
+    return UnsubscribedOut()
 
 
 def _subject(principal: Principal) -> personal.Subject:

@@ -70,6 +70,8 @@ TimeZone = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_TIMEZONE_LENGTH),
     AfterValidator(_known_zone),
+    # The schema names the zones this server knows, so a client can offer exactly those.
+    Field(json_schema_extra={"enum": sorted(_known_zones())}),
 ]
 Channels = Annotated[
     list[Channel],

@@ -6,7 +6,6 @@ The engine (numpy, scikit-learn) is imported on the first pass, never at start-u
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -16,7 +15,7 @@ from aimall_cart.clock import Now
 from aimall_cart.config import AppSettings
 from aimall_cart.db import Database, ReadSession, WriteSession, commit
 from aimall_cart.errors import Unauthenticated
-from aimall_cart.fields import Text
+from aimall_cart.fields import Moment, Text
 from aimall_cart.recovery import inbox, report
 from aimall_cart.recovery import policy as recovery_policy
 from aimall_cart.recovery.models import Notification
@@ -101,7 +100,7 @@ async def list_notifications(
     settings: AppSettings,
     cart_id: uuid.UUID | None = None,
     user_id: Annotated[Text | None, Query(max_length=128)] = None,
-    since: datetime | None = None,
+    since: Moment | None = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> NotificationPage:
@@ -123,8 +122,8 @@ async def recovery_report(
     principal: CurrentPrincipal,
     settings: AppSettings,
     currency: Currency = None,
-    detected_from: datetime | None = None,
-    detected_to: datetime | None = None,
+    detected_from: Moment | None = None,
+    detected_to: Moment | None = None,
 ) -> report.ReportOut:
     """Per group, in one currency (the default currency unless named)."""
     principal.require("admin")

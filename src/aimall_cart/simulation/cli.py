@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from aimall_cart.simulation.market import World
     from aimall_cart.simulation.simulator import SimulationResult
 
-app = typer.Typer(invoke_without_command=True, subcommand_metavar="")
+app = typer.Typer(
+    invoke_without_command=True, subcommand_metavar="", pretty_exceptions_show_locals=False
+)
 console = Console(stderr=True)
 
 StrategyChoice = Literal["bandit", "blanket_discount", "both"]

@@ -204,6 +204,7 @@ async def come_back(
     cart_policy: access.CartPolicy,
     reservation_ttl: timedelta,
     keys: KeyRing,
+    max_units_per_variant: int,
     now: datetime,
 ) -> Outcome:
     """A returning customer fixes the cart as ``plan_return`` says, applies the message's code,
@@ -229,6 +230,7 @@ async def come_back(
                 accept_price_changes=True,
                 expected_version=None,
                 ttl=reservation_ttl,
+                max_units_per_variant=max_units_per_variant,
                 now=now,
             )
             await checkout.complete(

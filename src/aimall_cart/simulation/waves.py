@@ -223,6 +223,7 @@ class Run:
                 cart_policy=self.cart_policy,
                 reservation_ttl=timedelta(seconds=self.settings.reservation_ttl_seconds),
                 keys=self.settings.keys,
+                max_units_per_variant=self.settings.max_reserved_units_per_variant,
                 now=now,
             )
             self.ledger.returns[outcome] += 1
