@@ -285,16 +285,10 @@ def dev_cert(
     days: Annotated[int, typer.Option(min=1, max=825)] = 30,
 ) -> None:
     """Make a self-signed certificate for trying HTTPS locally: never for production."""
-    from aimall_cart.devcert import self_signed
+    from aimall_cart.devcert import write_self_signed
 
     hosts = host or ["localhost", "127.0.0.1", "::1"]
-    certificate, key = self_signed(hosts, now=datetime.now(UTC), days=days)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cert_path, key_path = out_dir / "cert.pem", out_dir / "key.pem"
-    cert_path.write_bytes(certificate)
-    key_path.touch(mode=0o600)
-    key_path.chmod(0o600)
-    key_path.write_bytes(key)
+    cert_path, key_path = write_self_signed(out_dir, hosts, now=datetime.now(UTC), days=days)
     console.print(f"wrote {cert_path} and {key_path} (for {', '.join(hosts)}, {days} days)")
     console.print(
         f"serve with: aimall-cart serve --ssl-certfile {cert_path} --ssl-keyfile {key_path}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -44,3 +45,18 @@ def _general_name(host: str) -> x509.GeneralName:
         return x509.IPAddress(ipaddress.ip_address(host))
     except ValueError:
         return x509.DNSName(host)
+
+
+def write_self_signed(
+    out_dir: Path, hosts: Sequence[str], *, now: datetime, days: int
+) -> tuple[Path, Path]:
+    """Write ``cert.pem`` and ``key.pem`` into ``out_dir``; the key readable by its owner only,
+    from before its first byte is written."""
+    certificate, key = self_signed(hosts, now=now, days=days)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = out_dir / "cert.pem", out_dir / "key.pem"
+    cert_path.write_bytes(certificate)
+    key_path.touch(mode=0o600)
+    key_path.chmod(0o600)
+    key_path.write_bytes(key)
+    return cert_path, key_path
