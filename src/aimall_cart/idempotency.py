@@ -1,12 +1,12 @@
 """``Idempotency-Key`` on POST: the first response is kept and replayed to repeats.
 
-A key belongs to its caller (member or guest token) and is bound to a fingerprint of
-method, path, query and JSON body. The first request claims the key in its own transaction before
-it runs; a repeat while it runs is told so (409), a repeat with another body is refused (422), and
-a repeat after it finished gets the same status and body back, marked ``Idempotent-Replayed``.
-Responses are stored sealed, since they can carry a new guest token. A 5xx is not kept, so the
-client may retry. A process that dies mid-request leaves its claim until
-``idempotency_lock_seconds`` pass; then the key may run again.
+A key belongs to its caller (member or guest token) and is bound to a fingerprint of method, path,
+query and JSON body. The first request claims the key in its own transaction before it runs; a
+repeat while it runs is told so (409), a repeat with another body is refused (422), and a repeat
+after it finished gets the same status and body back, marked ``Idempotent-Replayed``. Responses
+are kept sealed under the data key ring (they can carry a new guest token), so rotation re-seals
+them too. A 5xx is not kept, so the client may retry. A process that dies mid-request leaves its
+claim until ``idempotency_lock_seconds`` pass; then the key may run again.
 
 A request without credentials names no caller: two strangers may send the same key, and a replay
 would hand one of them the other's cart token. Such requests are never recorded or replayed; each
@@ -19,10 +19,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
-from sqlalchemy import LargeBinary, String, delete
+from sqlalchemy import LargeBinary, Row, String, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -31,10 +31,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from aimall_cart.auth import TokenVerifier
 from aimall_cart.clock import Clock
 from aimall_cart.config import Settings
-from aimall_cart.crypto import derive_key, keyed_hash, seal, unseal
+from aimall_cart.crypto import KeyRing, Unreadable, keyed_hash
 from aimall_cart.db import Base, Database
 from aimall_cart.errors import Unauthenticated
 from aimall_cart.middleware import ProblemSender
+from aimall_cart.rotation import Resealer
 
 KEPT_HEADERS = frozenset({b"content-type", b"etag", b"x-cart-token", b"location"})
 
@@ -127,7 +128,6 @@ class IdempotencyKeys:
         self.verifier = verifier
         self.clock = clock
         self.send_problem = send_problem
-        self.seal_key = derive_key(settings.token_hash_key, purpose="idempotent-responses")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers", ()))
@@ -241,32 +241,63 @@ class IdempotencyKeys:
                 await session.delete(record)
             else:
                 record.status = "completed"
-                record.response = seal(
-                    orjson.dumps(
-                        {
-                            "status": stored.status,
-                            "headers": [
-                                [k.decode("latin-1"), v.decode("latin-1")]
-                                for k, v in stored.headers
-                            ],
-                            "body": stored.body.decode("latin-1"),
-                        }
-                    ),
-                    key=self.seal_key,
-                    context=f"{caller}\n{key}".encode(),
-                )
+                record.response = seal_response(self.settings.keys, caller, key, stored)
             await session.commit()
 
     async def _replay(self, send: Send, caller: str, key: str, record: IdempotencyRecord) -> None:
         assert record.response is not None
-        stored = orjson.loads(
-            unseal(record.response, key=self.seal_key, context=f"{caller}\n{key}".encode())
-        )
+        try:
+            stored = open_response(self.settings.keys, caller, key, record.response)
+        except Unreadable:
+            # Its key left the ring; the first request did run, so running it again is wrong.
+            await self.send_problem(
+                send,
+                409,
+                "idempotency_replay_unreadable",
+                "The response to this Idempotency-Key can no longer be read; use a new key",
+            )
+            return
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in stored["headers"]]
         body = stored["body"].encode("latin-1")
         headers += [(b"idempotent-replayed", b"true"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": stored["status"], "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+RESPONSE_PURPOSE = "idempotent-responses"
+
+
+def seal_response(keys: KeyRing, caller: str, key: str, stored: Stored) -> bytes:
+    """The response as kept: sealed under the primary key, bound to its caller and key."""
+    document = {
+        "status": stored.status,
+        "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in stored.headers],
+        "body": stored.body.decode("latin-1"),
+    }
+    return _sealed(keys, caller, key, document)
+
+
+def _sealed(keys: KeyRing, caller: str, key: str, document: dict[str, Any]) -> bytes:
+    text = orjson.dumps(document).decode()
+    return keys.seal(text, purpose=RESPONSE_PURPOSE, context=f"{caller}\n{key}").encode()
+
+
+def open_response(keys: KeyRing, caller: str, key: str, sealed: bytes) -> dict[str, Any]:
+    """The kept response; ``crypto.Unreadable`` when no key of the ring opens it."""
+    context = f"{caller}\n{key}"
+    text = keys.open(bytes(sealed).decode("latin-1"), purpose=RESPONSE_PURPOSE, context=context)
+    opened: dict[str, Any] = orjson.loads(text)
+    return opened
+
+
+def _reseal(keys: KeyRing, row: Row[Any]) -> dict[str, Any]:
+    if row.response is None or keys.is_current(bytes(row.response)):
+        return {}
+    opened = open_response(keys, row.caller, row.key, row.response)
+    return {"response": _sealed(keys, row.caller, row.key, opened)}
+
+
+RESEALER = Resealer(IdempotencyRecord, ("response",), _reseal)
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from aimall_cart import events, rotation
+from aimall_cart import events, idempotency, rotation
 from aimall_cart.checkout import orders
 from aimall_cart.config import Settings, get_settings
 from aimall_cart.db import Database
@@ -21,7 +21,13 @@ app = typer.Typer(help="The data key ring (AIMALL_CART_DATA_KEYS).", no_args_is_
 console = Console(stderr=True)
 
 # Every column that holds sealed values, and how each is sealed again.
-RESEALERS = (privacy.RESEALER, inbox.RESEALER, orders.RESEALER, events.RESEALER)
+RESEALERS = (
+    privacy.RESEALER,
+    inbox.RESEALER,
+    orders.RESEALER,
+    events.RESEALER,
+    idempotency.RESEALER,
+)
 
 
 @app.command()

@@ -12,10 +12,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
-from aimall_cart import idempotency
+from aimall_cart import idempotency, rotation
 from aimall_cart.carts.models import Cart
 from aimall_cart.config import Settings
-from aimall_cart.crypto import keyed_hash
+from aimall_cart.crypto import Unreadable, key_id_of, key_ring, keyed_hash
 from aimall_cart.db import Database
 from aimall_cart.idempotency import IdempotencyRecord
 from tests.answers import cart_of, problem_of, quantities_of
@@ -489,6 +489,55 @@ async def test_a_stored_response_is_sealed(
     assert added["id"].encode() not in stored
     assert b"shirt-red-m" not in stored
     assert_replay_of(await post(client, ITEMS, keyed("add", guest), body_of(RED_M)), first)
+
+
+async def test_a_stored_response_names_the_primary_key_and_rotation_reseals_it(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    await shirt(client, settings)
+    guest = {"X-Cart-Token": (await post(client, "/v1/cart", {})).headers["X-Cart-Token"]}
+    first = await post(client, ITEMS, keyed("add", guest), body_of(RED_M))
+    cart_of(first, 201)
+    [record] = await stored_keys(app)
+    assert record.response is not None
+    old_ring = settings.keys
+    assert key_id_of(bytes(record.response)) == old_ring.primary
+    rotated = key_ring(f"k-new:{'n' * 40},{settings.data_keys}")
+    tally = await rotation.rotate(
+        app.state.database, rotated, [idempotency.RESEALER], batch_size=10
+    )
+    assert tally.resealed == {"idempotency_keys": 1}
+    [record] = await stored_keys(app)
+    assert record.response is not None
+    assert key_id_of(bytes(record.response)) == "k-new"
+    opened = idempotency.open_response(rotated, record.caller, record.key, record.response)
+    assert opened["body"].encode("latin-1") == first.content
+    with pytest.raises(Unreadable):
+        idempotency.open_response(old_ring, record.caller, record.key, record.response)
+
+
+async def test_a_replay_sealed_under_a_key_no_longer_in_the_ring_is_a_409_not_a_rerun(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    await shirt(client, settings)
+    guest = {"X-Cart-Token": (await post(client, "/v1/cart", {})).headers["X-Cart-Token"]}
+    cart_of(await post(client, ITEMS, keyed("add", guest), body_of(RED_M)), 201)
+    [record] = await stored_keys(app)
+    assert record.response is not None
+    foreign = key_ring(f"gone:{'g' * 40}")
+    opened = idempotency.open_response(settings.keys, record.caller, record.key, record.response)
+    stored = idempotency.Stored(opened["status"], [], opened["body"].encode("latin-1"))
+    database: Database = app.state.database
+    async with database.write_session() as session:
+        await session.execute(
+            update(IdempotencyRecord).values(
+                response=idempotency.seal_response(foreign, record.caller, record.key, stored)
+            )
+        )
+        await session.commit()
+    replay = await post(client, ITEMS, keyed("add", guest), body_of(RED_M))
+    problem_of(replay, 409, "idempotency_replay_unreadable")
+    assert await quantities(client, guest) == {"shirt-red-m": 2}
 
 
 # --- GET ignores the header ----------------------------------------------------------------
