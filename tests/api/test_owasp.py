@@ -39,6 +39,7 @@ MEMBER = "member"  # a signed-in caller of any role
 SELLER = "seller"  # sellers and admins
 ADMIN = "admin"
 OWNER = "owner"  # the order's own customer, or an admin
+HOLDER = "holder"  # a signed-in caller, or a guest by the cart token they hold
 HIDDEN = "hidden"  # not served without the test clock
 CALLERS = ("anonymous", "guest", "customer", "seller", "admin")
 
@@ -76,6 +77,13 @@ ACCESS: dict[str, str] = {
     "GET /readyz": ANYONE,
     "GET /v1/admin/clock": HIDDEN,
     "POST /v1/admin/clock/advance": HIDDEN,
+    "GET /v1/seller/analytics": SELLER,
+    "GET /v1/admin/analytics": ADMIN,
+    "POST /v1/admin/analytics/refresh": ADMIN,
+    "GET /v1/admin/health": ADMIN,
+    "GET /metrics": ANYONE,
+    "GET /v1/me/data": HOLDER,
+    "DELETE /v1/me/data": HOLDER,  # last: it erases the caller's data
 }
 
 
@@ -149,6 +157,8 @@ def _expected_refusal(access: str, caller: str) -> tuple[int, str] | None:
     signed_in = caller in ("customer", "seller", "admin")
     if access == HIDDEN:
         return 404, "not_found"
+    if access == HOLDER and caller == "anonymous":
+        return 401, "unauthenticated"
     if access == OWNER and caller not in ("customer", "admin"):  # its existence is not revealed
         return 404, "order_not_found"
     if access in (MEMBER, SELLER, ADMIN) and not signed_in:
@@ -221,6 +231,7 @@ def _forged_tokens(settings: Settings) -> dict[str, str]:
 # Routes that read no credentials at all: a token there changes nothing, forged or not.
 CREDENTIAL_FREE = {
     "GET /healthz",
+    "GET /metrics",
     "GET /readyz",
     "GET /v1/catalog/products",
     "GET /v1/catalog/products/{product_id}",
