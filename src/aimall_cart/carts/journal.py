@@ -25,20 +25,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import BindParameter
 
-from aimall_cart.carts.models import Cart, CartEvent, CartItem
+from aimall_cart.carts.models import CartEvent
+from aimall_cart.carts.queries import NOW as _NOW
+from aimall_cart.carts.queries import carts as _carts
+from aimall_cart.carts.queries import items as _items
+from aimall_cart.carts.queries import products as _products
 from aimall_cart.carts.records import CartRecord, LineRecord
-from aimall_cart.catalog.models import Product
-from aimall_cart.db import UTCDateTime
 from aimall_cart.sql import Sql
 
 events = cast(Table, CartEvent.__table__)
-_items = cast(Table, CartItem.__table__)
-_carts = cast(Table, Cart.__table__)
-_products = cast(Table, Product.__table__)
 
 # Parameter names differ from the columns' (``event_*``): SQLAlchemy keeps a column's own name
 # for itself in an INSERT.
-_NOW = bindparam("now", type_=UTCDateTime())
 _DAY = bindparam("event_day", type_=Date())
 _CART_KEY = bindparam("event_cart_key", type_=events.c.cart_key.type)
 
