@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from aimall_cart.auth import Role, issue_token
 from aimall_cart.config import Settings
+from aimall_cart.db import Database
+from aimall_cart.events import OutboxEvent
 
 ADMIN_SUB = "admin-1"
 
@@ -115,3 +119,22 @@ async def shirt(
         for size in ("M", "L")
     ]
     return await put_product(client, settings, product_id, make_product(*variants, **product))
+
+
+async def outbox_event(app: FastAPI, *, status: str, age: timedelta) -> None:
+    """An outbox event of ``status`` created ``age`` ago, straight into the database."""
+    created = datetime.now(UTC) - age
+    database: Database = app.state.database
+    async with database.write_session() as session:
+        session.add(
+            OutboxEvent(
+                id=uuid.uuid4(),
+                type="test.event",
+                payload={},
+                status=status,
+                attempts=0,
+                created_at=created,
+                next_attempt_at=created,
+            )
+        )
+        await session.commit()

@@ -13,8 +13,7 @@ from aimall_cart import health
 from aimall_cart.app import create_app
 from aimall_cart.config import Settings
 from aimall_cart.db import Database
-from aimall_cart.events import OutboxEvent
-from tests.builders import admin, bearer, shirt
+from tests.builders import admin, bearer, outbox_event, shirt
 from tests.ports import free_port
 
 
@@ -28,24 +27,6 @@ async def _beat(app: FastAPI, *, age: timedelta, jobs: dict[str, datetime] | Non
         )
         await session.commit()
     return worker_id
-
-
-async def _outbox_event(app: FastAPI, *, status: str, age: timedelta) -> None:
-    created = datetime.now(UTC) - age
-    database: Database = app.state.database
-    async with database.write_session() as session:
-        session.add(
-            OutboxEvent(
-                id=uuid.uuid4(),
-                type="test.event",
-                payload={},
-                status=status,
-                attempts=0,
-                created_at=created,
-                next_attempt_at=created,
-            )
-        )
-        await session.commit()
 
 
 async def test_health_needs_an_admin(client: httpx.AsyncClient, settings: Settings) -> None:
@@ -95,10 +76,10 @@ async def test_outbox_counts_and_the_oldest_pending_age_come_from_the_table(
     client: httpx.AsyncClient, settings: Settings, app: FastAPI
 ) -> None:
     await _beat(app, age=timedelta(seconds=1))
-    await _outbox_event(app, status="pending", age=timedelta(minutes=2))
-    await _outbox_event(app, status="pending", age=timedelta(seconds=5))
-    await _outbox_event(app, status="dead", age=timedelta(hours=1))
-    await _outbox_event(app, status="delivered", age=timedelta(hours=2))
+    await outbox_event(app, status="pending", age=timedelta(minutes=2))
+    await outbox_event(app, status="pending", age=timedelta(seconds=5))
+    await outbox_event(app, status="dead", age=timedelta(hours=1))
+    await outbox_event(app, status="delivered", age=timedelta(hours=2))
     body = (await client.get("/v1/admin/health", headers=admin(settings))).json()
     assert body["outbox"]["pending"] == 2
     assert body["outbox"]["dead"] == 1

@@ -12,8 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from aimall_cart import health
 from aimall_cart.config import Settings
 from aimall_cart.db import Database
-from aimall_cart.events import OutboxEvent
-from tests.builders import shirt
+from tests.builders import outbox_event, shirt
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -96,20 +95,9 @@ async def test_outbox_and_worker_figures_are_read_from_the_database(
 ) -> None:
     now = datetime.now(UTC)
     database: Database = app.state.database
+    for status, age in (("pending", 90), ("pending", 10), ("dead", 600), ("delivered", 5)):
+        await outbox_event(app, status=status, age=timedelta(seconds=age))
     async with database.write_session() as session:
-        for status, age in (("pending", 90), ("pending", 10), ("dead", 600), ("delivered", 5)):
-            created = now - timedelta(seconds=age)
-            session.add(
-                OutboxEvent(
-                    id=uuid.uuid4(),
-                    type="test.event",
-                    payload={},
-                    status=status,
-                    attempts=0,
-                    created_at=created,
-                    next_attempt_at=created,
-                )
-            )
         await health.beat(session, worker_id="w-1", started_at=now, now=now - timedelta(seconds=4))
         await session.commit()
     samples = await scrape(client)
