@@ -36,9 +36,6 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 
-SERVER_START_SECONDS = 60
-
-
 def _settings() -> Settings:
     """The settings, or a refusal that names what is wrong and never the values (secrets)."""
     try:
@@ -111,24 +108,26 @@ def _run_servers(
 ) -> None:
     import uvicorn
 
+    from aimall_cart import serving
+
     certfile, keyfile = tls
-    uvicorn.run(
+    config = uvicorn.Config(
         "aimall_cart.cli:server_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
-        workers=processes,
         log_level=settings.log_level,
         loop="uvloop",
         http="httptools",
         proxy_headers=False,
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
-        # A server process answers the supervisor's ping once it has imported the service;
-        # on a busy machine that takes longer than uvicorn's 5 seconds, and a process killed
-        # for it is started again, and killed again.
-        timeout_worker_healthcheck=SERVER_START_SECONDS,
     )
+    try:
+        serving.run(config, processes=processes)
+    except OSError as error:
+        console.print(f"[red]cannot listen on {config.host}:{config.port}: {error.strerror}[/red]")
+        raise typer.Exit(code=1) from None
 
 
 def _shared_metrics_dir(configured: Path | None) -> Path:

@@ -24,6 +24,7 @@ from tests.ports import free_port
 pytestmark = pytest.mark.postgres
 
 REQUESTS = 60
+BURST = 128
 ROUTE = "/v1/catalog/products/{product_id}"
 
 
@@ -125,3 +126,19 @@ async def test_every_process_answers_metrics_with_the_same_totals(
     per_process = _counted_by_each_process(folder, tmp_path)
     assert sum(per_process) == REQUESTS
     assert len([count for count in per_process if count > 0]) == 2, per_process
+
+
+async def test_new_connections_are_spread_over_the_processes(
+    two_processes: tuple[str, Path], tmp_path: Path
+) -> None:
+    """Each process listens on a socket of its own, so the kernel spreads a burst of connections
+    over them by address, about evenly. Off one shared socket, whichever process woke first
+    accepted most of the burst."""
+    url, folder = two_processes
+    answers = await asyncio.gather(
+        *(_on_a_new_connection(url, f"/v1/catalog/products/p-{n}") for n in range(BURST))
+    )
+    assert {answer.status_code for answer in answers} == {404}
+    per_process = _counted_by_each_process(folder, tmp_path)
+    assert sum(per_process) == BURST
+    assert min(per_process) >= BURST / 2 - 4 * (BURST / 4) ** 0.5, per_process  # 4 sd below even
