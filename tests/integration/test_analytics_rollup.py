@@ -15,10 +15,12 @@ from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Table, delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.util import await_only
 
 from aimall_cart.analytics import folding, rollup
 from aimall_cart.analytics.models import DailyFigures, RollupGap, RollupState
@@ -199,6 +201,34 @@ async def test_a_refresh_reads_only_the_events_it_has_not_folded_in(database: Da
         (later, "s-1", ""): (2, 2, 1200),
         (later, "s-1", "p-0"): (2, 2, 1200),
     }
+
+
+async def test_events_that_commit_while_a_refresh_runs_wait_for_the_next(
+    database: Database,
+) -> None:
+    if database.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite writes one transaction at a time: none commits during a refresh")
+    await _reset(database)
+    day, old = START.date(), START - 60 * MINUTE
+    await _write(database, [_take("a", day, id=1, at=old)])
+    await _refresh(database, START)
+    await _write(database, [_take("b", day, id=3, at=START)])  # 2 is still open
+    racing = [_take("c", day, id=2, at=START), _take("d", day, id=4, at=START)]
+
+    def commit_the_racing_events(*args: Any) -> None:
+        if racing and args[2].startswith("INSERT INTO analytics_daily"):
+            await_only(_write(database, [racing.pop(), racing.pop()]))
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", commit_the_racing_events)
+    try:
+        await _refresh(database, START + MINUTE)
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", commit_the_racing_events)
+    assert not racing
+    async with database.read_session() as session:
+        carts = select(_daily.c.carts).where(_daily.c.seller_id == "")
+        assert await session.scalar(carts) == 2  # a and b: c and d came too late
+    await _refresh_and_compare(database, START + 2 * MINUTE)
 
 
 async def test_a_log_of_recent_events_is_recomputed_until_one_is_old_enough(
