@@ -39,6 +39,7 @@ class Reading:
     after: int
     through: int
     missing: frozenset[int] = frozenset()
+    pending: frozenset[int] = frozenset()
     filled: frozenset[int] = frozenset()
 
     @property
@@ -47,7 +48,10 @@ class Reading:
 
     def folded(self, event: Any) -> ColumnElement[bool]:
         """Read by an earlier refresh."""
-        return and_(event.id <= self.after, event.id.not_in(select(_gaps.c.event_id)))
+        below = [event.id <= self.after]
+        if self.pending:
+            below.append(event.id.not_in(sorted(self.pending)))
+        return and_(*below)
 
     def new(self, event: Any) -> ColumnElement[bool]:
         """Read by this refresh."""
@@ -63,12 +67,10 @@ class Reading:
 
 async def read(session: AsyncSession, *, after: int) -> Reading:
     """The events above ``after``, and those that filled a gap since it was noticed."""
-    filled = await session.scalars(
-        select(CartEvent.id).where(CartEvent.id.in_(select(_gaps.c.event_id)))
-    )
-    found = frozenset(filled)
+    pending = frozenset(await session.scalars(select(_gaps.c.event_id)))
+    filled = await session.scalars(select(CartEvent.id).where(CartEvent.id.in_(sorted(pending))))
     through, missing = await _above(session, after)
-    return Reading(after=after, through=through, missing=missing, filled=found)
+    return Reading(after, through, missing, pending, frozenset(filled))
 
 
 async def _above(session: AsyncSession, after: int) -> tuple[int, frozenset[int]]:
