@@ -167,6 +167,8 @@ def _gains(grain: _Grain, reading: Reading) -> Select[Any]:
     """What the new events add to each row they fall in."""
 
     def counts(condition: Condition) -> ColumnElement[bool]:
+        # ``id !=`` says nothing new (a folded event is never a new one), but a lookup joined by
+        # equalities alone PostgreSQL may answer by hashing every folded event of the kind.
         counted = exists().where(
             _counted.cart_key == CartEvent.cart_key,
             _counted.id != CartEvent.id,

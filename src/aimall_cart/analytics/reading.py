@@ -14,7 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, ColumnElement, Table, and_, func, literal, or_, select
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimall_cart.analytics.models import RollupGap
@@ -29,17 +40,17 @@ _gaps = cast(Table, RollupGap.__table__)
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """Earlier refreshes read the events up to ``after`` but the gaps; this one reads those in
-    (``after``, ``through``] but the ``missing`` ones, and the gaps ``filled`` since.
+    """Earlier refreshes read the events up to ``after`` but the ``gaps``; this one reads those
+    in (``after``, ``through``] but the ``missing`` ones, and the gaps ``filled`` since.
 
-    The predicates take ``CartEvent`` or an alias of it. ``folded`` reads the gaps from their
-    table, so it holds only until the refresh rewrites them (``rollup``), after its statements.
+    The predicates take ``CartEvent`` or an alias of it, and name ids inline, so that a long list
+    of gaps costs no bound parameters.
     """
 
     after: int
     through: int
     missing: frozenset[int] = frozenset()
-    pending: frozenset[int] = frozenset()
+    gaps: frozenset[int] = frozenset()
     filled: frozenset[int] = frozenset()
 
     @property
@@ -49,16 +60,16 @@ class Reading:
     def folded(self, event: Any) -> ColumnElement[bool]:
         """Read by an earlier refresh."""
         below = [event.id <= self.after]
-        if self.pending:
-            below.append(event.id.not_in(sorted(self.pending)))
+        if self.gaps:
+            below.append(event.id.not_in(_inline(self.gaps)))
         return and_(*below)
 
     def new(self, event: Any) -> ColumnElement[bool]:
         """Read by this refresh."""
         above = and_(event.id > self.after, event.id <= self.through)
         if self.missing:
-            above = and_(above, event.id.not_in(sorted(self.missing)))
-        return or_(above, event.id.in_(sorted(self.filled))) if self.filled else above
+            above = and_(above, event.id.not_in(_inline(self.missing)))
+        return or_(above, event.id.in_(_inline(self.filled))) if self.filled else above
 
     def read(self, event: Any) -> ColumnElement[bool]:
         """Read by this refresh or an earlier one."""
@@ -67,10 +78,14 @@ class Reading:
 
 async def read(session: AsyncSession, *, after: int) -> Reading:
     """The events above ``after``, and those that filled a gap since it was noticed."""
-    pending = frozenset(await session.scalars(select(_gaps.c.event_id)))
-    filled = await session.scalars(select(CartEvent.id).where(CartEvent.id.in_(sorted(pending))))
+    gaps = frozenset(await session.scalars(select(_gaps.c.event_id)))
+    filled = await session.scalars(select(CartEvent.id).where(CartEvent.id.in_(_inline(gaps))))
     through, missing = await _above(session, after)
-    return Reading(after, through, missing, pending, frozenset(filled))
+    return Reading(after, through, missing, gaps, frozenset(filled))
+
+
+def _inline(ids: frozenset[int]) -> BindParameter[list[int]]:
+    return bindparam(None, sorted(ids), expanding=True, literal_execute=True)
 
 
 async def _above(session: AsyncSession, after: int) -> tuple[int, frozenset[int]]:
