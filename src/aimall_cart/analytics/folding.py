@@ -57,7 +57,7 @@ _earlier = aliased(CartEvent, name="earlier")
 _counted = aliased(CartEvent, name="counted")
 
 
-def took(event: Any) -> ColumnElement[bool]:
+def _took(event: Any) -> ColumnElement[bool]:
     return and_(event.kind.in_(_TAKES), event.quantity_delta > 0)
 
 
@@ -116,9 +116,9 @@ def _figures(
 
     figures: dict[str, ColumnElement[Any]] = {
         "carts_created": func.count(case((event.kind == "cart_created", 1))),
-        "carts": carts(took, first_day),
-        "units_added": total(took, event.quantity_delta),
-        "value_added": total(took, event.value),
+        "carts": carts(_took, first_day),
+        "units_added": total(_took, event.quantity_delta),
+        "value_added": total(_took, event.value),
         "checkouts_started": carts(_of("checkout_started")),
         "converted_carts": carts(_of("checkout_completed")),
         "converted_value": total(_of("checkout_completed"), event.value),
@@ -136,7 +136,7 @@ def _first_day(grain: _Grain, read: Condition) -> ColumnElement[bool]:
     """No earlier day on which the cart took the same product (seller's product, any)."""
     return ~exists().where(
         _earlier.cart_key == CartEvent.cart_key,
-        took(_earlier),
+        _took(_earlier),
         _earlier.day < CartEvent.day,
         *grain.same_per(_earlier, CartEvent),
         read(_earlier),
@@ -207,13 +207,13 @@ def _losses(grain: _Grain, reading: Reading) -> Select[Any]:
     )
     return moved.where(
         reading.new(CartEvent),
-        took(CartEvent),
-        took(_counted),
+        _took(CartEvent),
+        _took(_counted),
         reading.folded(_counted),
         *grain.holds(_counted),
         ~exists().where(
             _earlier.cart_key == _counted.cart_key,
-            took(_earlier),
+            _took(_earlier),
             _earlier.day < _counted.day,
             *grain.same_per(_earlier, _counted),
             reading.folded(_earlier),
@@ -241,7 +241,7 @@ async def fold(session: AsyncSession, reading: Reading) -> set[date]:
     if session.get_bind().dialect.name == "postgresql":
         # PostgreSQL prices these statements' thousands of index lookups like table scans and
         # would compile them to machine code first, which takes it longer than running them
-        # (about 1 s against 0.1 s a statement, measured with benchmarks/analytics_load.py).
+        # (about a second against 30 ms a statement, measured with benchmarks/analytics_load.py).
         await session.execute(text("SET LOCAL jit = off"))
     last = await session.scalar(select(func.max(_daily.c.day)))
     days: set[date] = set()
