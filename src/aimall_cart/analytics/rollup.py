@@ -74,7 +74,7 @@ async def _recompute_recent(
 
 async def _keep_gaps(session: AsyncSession, found: Reading, *, now: datetime) -> None:
     """Forget the gaps now filled and those noticed more than a margin ago (rolled back); note
-    the new ones. After the refresh's statements, which read the gaps as they were."""
+    the new ones."""
     await session.execute(
         delete(RollupGap).where(
             or_(
