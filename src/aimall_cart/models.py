@@ -1,6 +1,6 @@
 """Every table, imported in one place so metadata is complete for migrations and checks."""
 
-from aimall_cart.analytics.models import DailyFigures, RollupState
+from aimall_cart.analytics.models import DailyFigures, RollupGap, RollupState
 from aimall_cart.carts.models import Cart, CartEvent, CartItem, DiscountCode
 from aimall_cart.catalog.models import Product, Variant
 from aimall_cart.checkout.models import CartArchive, Checkout, Order, OrderLine
@@ -43,6 +43,7 @@ __all__ = [
     "Product",
     "RecoveryCase",
     "Reservation",
+    "RollupGap",
     "RollupState",
     "Variant",
     "WorkerHeartbeat",

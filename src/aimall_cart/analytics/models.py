@@ -39,10 +39,27 @@ class DailyFigures(Base):
 
 
 class RollupState(Base):
-    """How far the roll-ups have read the event log (one row)."""
+    """How far the roll-ups have read the event log (one row; a refresh locks it).
+
+    Once ``incremental``, every event with an id up to ``last_event_id`` is rolled up but those
+    whose ids are ``RollupGap`` rows, and a refresh folds in only the events it has not read.
+    Until then (first use, and after migration 0010) a refresh recomputes recent days whole.
+    """
 
     __tablename__ = "analytics_rollup_state"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     last_event_id: Mapped[int] = mapped_column(BigInteger)
     refreshed_at: Mapped[datetime]
+    incremental: Mapped[bool] = mapped_column(default=False)
+
+
+class RollupGap(Base):
+    """An event id at or below the roll-ups' ``last_event_id`` that was missing when a refresh
+    read past it: its transaction was still open (its events are folded in when they commit) or
+    rolled back (the gap is forgotten once ``LATE_COMMIT_MARGIN`` has passed)."""
+
+    __tablename__ = "analytics_rollup_gaps"
+
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    noticed_at: Mapped[datetime]

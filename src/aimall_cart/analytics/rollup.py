@@ -1,158 +1,93 @@
 """Rolling the cart event log up by day, per product, per seller and for the platform.
 
-A refresh recomputes whole days, from the earliest day with events it has not read, and never
-later than the day the previous refresh ran a few minutes before (an event can commit after one
-with a higher id was read, but only as late as a transaction lasts), so it is idempotent and
-exact, and in the steady state redoes today only. The state row is the lock: two workers
-refreshing at once take turns. The caller commits.
+In its steady state a refresh folds in only the events it has not read (``reading``), so it costs
+what the new events cost, not what the day holds, and the figures stay those a recompute from
+scratch gives (``folding``). The first refresh, and the first after migration 0010, recompute
+recent days whole instead, from the earliest day with events not yet read and never later than the
+day the previous refresh ran a few minutes before, as every refresh did before; once the log holds
+an event old enough that nothing can still commit below it, the refresh turns incremental. The
+state row is the lock: two workers refreshing at once take turns. The caller commits.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from typing import Any, cast
+from datetime import date, datetime
 
-from sqlalchemy import (
-    ColumnElement,
-    String,
-    Table,
-    and_,
-    case,
-    delete,
-    distinct,
-    exists,
-    func,
-    insert,
-    literal_column,
-    select,
-)
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
-from aimall_cart.analytics.models import DailyFigures, RollupState
+from aimall_cart.analytics import folding, reading
+from aimall_cart.analytics.models import RollupGap, RollupState
+from aimall_cart.analytics.reading import LATE_COMMIT_MARGIN, Reading
 from aimall_cart.carts.models import CartEvent
-
-_daily = cast(Table, DailyFigures.__table__)
-_earlier = aliased(CartEvent)
-
-# Longer than any transaction that writes events lasts (the longest, a recovery batch, takes
-# seconds): no event commits later than this after it was stamped.
-LATE_COMMIT_MARGIN = timedelta(minutes=5)
-
-# A cart takes a product when a line of it is added or merged in.
-_TAKES = ("item_added", "cart_merged")
-
-
-def _took(event: type[CartEvent] | Any) -> ColumnElement[bool]:
-    return and_(event.kind.in_(_TAKES), event.quantity_delta > 0)
-
-
-def _carts_of(kind: str, *extra: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.count(distinct(case((and_(CartEvent.kind == kind, *extra), CartEvent.cart_key))))
-
-
-def _value_of(kind: str) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((CartEvent.kind == kind, CartEvent.value), else_=0)), 0)
-
-
-def _figures(first_time: ColumnElement[bool]) -> list[ColumnElement[Any]]:
-    """The roll-up's figures, in ``DailyFigures`` column order after the key."""
-    took = _took(CartEvent)
-    abandoned = "cart_abandoned"
-    return [
-        func.count(case((CartEvent.kind == "cart_created", 1))),
-        func.count(distinct(case((and_(took, first_time), CartEvent.cart_key)))),
-        func.coalesce(func.sum(case((took, CartEvent.quantity_delta), else_=0)), 0),
-        func.coalesce(func.sum(case((took, CartEvent.value), else_=0)), 0),
-        _carts_of("checkout_started"),
-        _carts_of("checkout_completed"),
-        _value_of("checkout_completed"),
-        _carts_of(abandoned),
-        _value_of(abandoned),
-        _carts_of("cart_recovered"),
-        _carts_of(abandoned, CartEvent.reason == "price"),
-        _carts_of(abandoned, CartEvent.reason == "availability"),
-        _carts_of(abandoned, CartEvent.reason == "other"),
-    ]
-
-
-_FIGURE_COLUMNS = [
-    "carts_created",
-    "carts",
-    "units_added",
-    "value_added",
-    "checkouts_started",
-    "converted_carts",
-    "converted_value",
-    "abandoned_carts",
-    "abandoned_value",
-    "recovered_carts",
-    "reason_price",
-    "reason_availability",
-    "reason_other",
-]
-
-
-def _first_time(*same: ColumnElement[bool]) -> ColumnElement[bool]:
-    """No earlier day on which this cart took the same product (or seller's product, or any)."""
-    return ~exists().where(
-        _earlier.cart_key == CartEvent.cart_key,
-        _took(_earlier),
-        _earlier.day < CartEvent.day,
-        *same,
-    )
-
-
-def _grains(since: date) -> list[Any]:
-    """One INSERT ... SELECT per grain: product, seller, platform."""
-    everything = literal_column("''", String)
-    sold = CartEvent.seller_id.is_not(None)
-    grains = [
-        (
-            [CartEvent.seller_id, CartEvent.product_id],
-            [sold, CartEvent.product_id.is_not(None)],
-            _first_time(_earlier.product_id == CartEvent.product_id),
-        ),
-        (
-            [CartEvent.seller_id],
-            [sold],
-            _first_time(_earlier.seller_id == CartEvent.seller_id),
-        ),
-        ([], [], _first_time()),
-    ]
-    statements = []
-    for keys, where, first_time in grains:
-        padded = [*keys, *[everything] * (2 - len(keys))]
-        query = (
-            select(CartEvent.day, *padded, *_figures(first_time))
-            .where(CartEvent.day >= since, *where)
-            .group_by(CartEvent.day, *keys)
-        )
-        columns = ["day", "seller_id", "product_id", *_FIGURE_COLUMNS]
-        statements.append(insert(_daily).from_select(columns, query))
-    return statements
 
 
 async def refresh(session: AsyncSession, *, now: datetime) -> int:
-    """Bring the roll-ups up to the events committed so far; answers how many days it redid."""
+    """Bring the roll-ups up to the events committed so far; answers how many days' figures it
+    changed (or, recomputing, redid)."""
     state = await session.get(RollupState, 1, with_for_update=True)
     if state is None:
-        state = RollupState(id=1, last_event_id=0, refreshed_at=now - LATE_COMMIT_MARGIN)
+        state = RollupState(
+            id=1, last_event_id=0, refreshed_at=now - LATE_COMMIT_MARGIN, incremental=False
+        )
         session.add(state)
         await session.flush()
-    newest = await session.scalar(select(func.max(CartEvent.id)))
+    newest = await session.scalar(select(func.max(CartEvent.id))) or 0
+    if newest < state.last_event_id:
+        # SQLite hands ids out again once the log's newest rows are purged: start over.
+        state.last_event_id, state.incremental = 0, False
+    if state.incremental:
+        found = await reading.read(session, after=state.last_event_id)
+        days = len(await folding.fold(session, found)) if found.finds_any else 0
+        await _keep_gaps(session, found, now=now)
+        state.last_event_id = found.through
+    else:
+        days = await _recompute_recent(session, state, newest=newest, now=now)
+    state.refreshed_at = now
+    await session.flush()
+    return days
+
+
+async def _recompute_recent(
+    session: AsyncSession, state: RollupState, *, newest: int, now: datetime
+) -> int:
+    """Recompute whole the days an event not yet read may fall on; turn incremental if an id is
+    known below which no event can still commit. Answers how many days it redid."""
     unread = await session.scalar(
         select(func.min(CartEvent.day)).where(CartEvent.id > state.last_event_id)
     )
     late = (state.refreshed_at - LATE_COMMIT_MARGIN).date()
-    since = min(unread, late) if unread is not None else late
-    await session.execute(delete(_daily).where(_daily.c.day >= since))
-    for statement in _grains(since):
-        await session.execute(statement)
-    state.last_event_id = int(newest or 0)
-    state.refreshed_at = now
-    await session.flush()
+    since: date = min(unread, late) if unread is not None else late
+    await session.execute(delete(RollupGap))
+    floor = await reading.floor(session, now=now)
+    if floor is None:
+        # Every event is recent: take them all; the next refresh recomputes these days again.
+        await folding.recompute(session, since=since)
+        state.last_event_id = newest
+    else:
+        found = await reading.read(session, after=floor)
+        await folding.recompute(session, since=since, read=found.read)
+        await _keep_gaps(session, found, now=now)
+        state.last_event_id, state.incremental = found.through, True
     return (now.date() - since).days + 1
+
+
+async def _keep_gaps(session: AsyncSession, found: Reading, *, now: datetime) -> None:
+    """Forget the gaps now filled and those noticed more than a margin ago (rolled back); note
+    the new ones."""
+    await session.execute(
+        delete(RollupGap).where(
+            or_(
+                RollupGap.event_id.in_(sorted(found.filled)),
+                RollupGap.noticed_at < now - LATE_COMMIT_MARGIN,
+            )
+        )
+    )
+    if found.missing:
+        await session.execute(
+            insert(RollupGap),
+            [{"event_id": event_id, "noticed_at": now} for event_id in sorted(found.missing)],
+        )
 
 
 async def purge(session: AsyncSession, *, before: date, limit: int) -> int:
