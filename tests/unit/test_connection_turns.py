@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 
 import pytest
 
 from aimall_cart.sql import Turns
 
 
-async def _hold(turns: Turns, name: str, served: list[str], release: asyncio.Event) -> None:
+class Served:
+    """Who held a turn, in order, and a way to wait until someone has."""
+
+    def __init__(self) -> None:
+        self.order: list[str] = []
+        self._seen: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
+
+    def add(self, name: str) -> None:
+        self.order.append(name)
+        self._seen[name].set()
+
+    async def reached(self, name: str) -> None:
+        await self._seen[name].wait()
+
+
+async def _hold(turns: Turns, name: str, served: Served, release: asyncio.Event) -> None:
     async with turns.turn(timeout_seconds=5):
-        served.append(name)
+        served.add(name)
         await release.wait()
 
 
 async def test_a_freed_turn_goes_to_the_oldest_waiter_not_to_a_newcomer() -> None:
     turns = Turns(1)
-    served: list[str] = []
+    served = Served()
     releases = {name: asyncio.Event() for name in "ABCD"}
     holders = [asyncio.create_task(_hold(turns, "A", served, releases["A"]))]
     await asyncio.sleep(0)
@@ -29,17 +45,16 @@ async def test_a_freed_turn_goes_to_the_oldest_waiter_not_to_a_newcomer() -> Non
     # take it and sends B to the back.
     holders.append(asyncio.create_task(_hold(turns, "D", served, releases["D"])))
     for name in "BCD":
-        while name not in served:
-            await asyncio.sleep(0)
+        await asyncio.wait_for(served.reached(name), timeout=5)
         releases[name].set()
     await asyncio.gather(*holders)
-    assert served == ["A", "B", "C", "D"]
+    assert served.order == ["A", "B", "C", "D"]
 
 
 async def test_a_wait_that_times_out_leaves_the_turns_whole() -> None:
     turns = Turns(1)
     release = asyncio.Event()
-    holder = asyncio.create_task(_hold(turns, "A", [], release))
+    holder = asyncio.create_task(_hold(turns, "A", Served(), release))
     await asyncio.sleep(0)
     with pytest.raises(TimeoutError):
         async with turns.turn(timeout_seconds=0.01):
@@ -58,9 +73,9 @@ async def test_a_wait_that_times_out_leaves_the_turns_whole() -> None:
 async def test_a_turn_handed_to_a_waiter_cancelled_at_that_moment_is_passed_on() -> None:
     turns = Turns(1)
     release = asyncio.Event()
-    holder = asyncio.create_task(_hold(turns, "A", [], release))
+    holder = asyncio.create_task(_hold(turns, "A", Served(), release))
     await asyncio.sleep(0)
-    served: list[str] = []
+    served = Served()
     cancelled = asyncio.create_task(_hold(turns, "B", served, asyncio.Event()))
     await asyncio.sleep(0)
     later = asyncio.create_task(_hold(turns, "C", served, asyncio.Event()))
@@ -70,9 +85,8 @@ async def test_a_turn_handed_to_a_waiter_cancelled_at_that_moment_is_passed_on()
     cancelled.cancel()  # before B resumes
     with pytest.raises(asyncio.CancelledError):
         await cancelled
-    while "C" not in served:
-        await asyncio.sleep(0)
-    assert served == ["C"]
+    await asyncio.wait_for(served.reached("C"), timeout=5)
+    assert served.order == ["C"]
     later.cancel()
     with pytest.raises(asyncio.CancelledError):
         await later
