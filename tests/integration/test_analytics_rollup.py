@@ -24,7 +24,7 @@ from sqlalchemy.util import await_only
 
 from aimall_cart.analytics import folding, rollup
 from aimall_cart.analytics.models import DailyFigures, RollupGap, RollupState
-from aimall_cart.analytics.reading import LATE_COMMIT_MARGIN
+from aimall_cart.analytics.reading import LATE_COMMIT_MARGIN, YOUNG_LOG_FIRST_IDS
 from aimall_cart.carts.models import EVENT_KINDS, CartEvent
 from aimall_cart.db import Database
 
@@ -231,18 +231,37 @@ async def test_events_that_commit_while_a_refresh_runs_wait_for_the_next(
     await _refresh_and_compare(database, START + 2 * MINUTE)
 
 
-async def test_a_log_of_recent_events_is_recomputed_until_one_is_old_enough(
-    database: Database,
-) -> None:
+async def test_a_young_log_is_folded_in_from_its_first_refresh(database: Database) -> None:
+    """A fresh log's ids start at 1, so nothing can commit below them: the first refresh turns
+    incremental and keeps the ids still missing as gaps."""
     await _reset(database)
     day = START.date()
-    await _write(database, [_take("a", day, id=1, at=START)])
+    await _write(database, [_take("a", day, id=1, at=START), _take("b", day, id=3, at=START)])
     await _refresh_and_compare(database, START)
-    await _write(database, [_take("b", day, id=3, at=START + MINUTE)])
+    async with database.read_session() as session:
+        assert await session.scalar(select(RollupState.incremental)) is True
+    assert await _gaps(database) == [2]
+    await _write(database, [_take("c", day, id=2, at=START)])  # committed after 3
+    await _refresh_and_compare(database, START + MINUTE)
+    assert await _gaps(database) == []
+    async with database.read_session() as session:
+        assert await session.scalar(select(func.sum(_daily.c.carts))) == 3 * 3
+
+
+async def test_a_purged_log_of_recent_events_is_recomputed_until_one_is_old_enough(
+    database: Database,
+) -> None:
+    """Where the purge took the older ids, every one of them would be a gap: the refresh
+    recomputes until an event is old enough to stand below all that may still commit."""
+    await _reset(database)
+    day, first = START.date(), YOUNG_LOG_FIRST_IDS + 1
+    await _write(database, [_take("a", day, id=first, at=START)])
+    await _refresh_and_compare(database, START)
+    await _write(database, [_take("b", day, id=first + 2, at=START + MINUTE)])
     await _refresh_and_compare(database, START + MINUTE)
     async with database.read_session() as session:
         assert await session.scalar(select(RollupState.incremental)) is False
-    await _write(database, [_take("c", day, id=2, at=START + MINUTE)])  # committed after 3
+    await _write(database, [_take("c", day, id=first + 1, at=START + MINUTE)])  # after b
     await _refresh_and_compare(database, START + 2 * LATE_COMMIT_MARGIN + MINUTE)
     async with database.read_session() as session:
         assert await session.scalar(select(RollupState.incremental)) is True

@@ -35,6 +35,10 @@ from aimall_cart.carts.models import CartEvent
 # seconds): no event commits later than this after it was stamped.
 LATE_COMMIT_MARGIN = timedelta(minutes=5)
 
+# A log whose oldest event has an id at most this has lost none to the purge worth keeping as
+# gaps (a fresh database: the roll-ups turn incremental on its first refresh).
+YOUNG_LOG_FIRST_IDS = 10_000
+
 _gaps = cast(Table, RollupGap.__table__)
 
 
@@ -117,11 +121,16 @@ async def _above(session: AsyncSession, after: int) -> tuple[int, frozenset[int]
 async def floor(session: AsyncSession, *, now: datetime) -> int | None:
     """An id below which no event can still commit: the newest of those stamped more than two
     margins ago (it committed more than a margin ago, before any event still to come was
-    stamped, let alone took its id); None when every event is more recent."""
+    stamped, let alone took its id). When every event is more recent, 0 for a young log (its
+    ids start near 1, so the few missing below its newest can be kept as gaps); None for a log
+    whose older events were purged, where every purged id would count as missing."""
     found = await session.scalar(
         select(CartEvent.id)
         .where(CartEvent.occurred_at < now - 2 * LATE_COMMIT_MARGIN)
         .order_by(CartEvent.id.desc())
         .limit(1)
     )
-    return None if found is None else int(found)
+    if found is not None:
+        return int(found)
+    oldest = await session.scalar(select(func.min(CartEvent.id)))
+    return 0 if oldest is not None and oldest <= YOUNG_LOG_FIRST_IDS else None

@@ -5,7 +5,8 @@ what the new events cost, not what the day holds, and the figures stay those a r
 scratch gives (``folding``). The first refresh, and the first after migration 0010, recompute
 recent days whole instead, from the earliest day with events not yet read and never later than the
 day the previous refresh ran a few minutes before, as every refresh did before; once the log holds
-an event old enough that nothing can still commit below it, the refresh turns incremental. The
+an event old enough that nothing can still commit below it (or is young, its ids starting near
+1), the refresh turns incremental. The
 state row is the lock: two workers refreshing at once take turns. The caller commits.
 """
 
