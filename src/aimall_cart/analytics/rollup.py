@@ -6,8 +6,8 @@ scratch gives (``folding``). The first refresh, and the first after migration 00
 recent days whole instead, from the earliest day with events not yet read and never later than the
 day the previous refresh ran a few minutes before, as every refresh did before; once the log holds
 an event old enough that nothing can still commit below it (or is young, its ids starting near
-1), the refresh turns incremental. The
-state row is the lock: two workers refreshing at once take turns. The caller commits.
+1), the refresh turns incremental. The state row is the lock: two workers refreshing at once take
+turns. The caller commits.
 """
 
 from __future__ import annotations
