@@ -123,11 +123,7 @@ def _run_servers(
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
     )
-    try:
-        serving.run(config, processes=processes)
-    except OSError as error:
-        console.print(f"[red]cannot listen on {config.host}:{config.port}: {error.strerror}[/red]")
-        raise typer.Exit(code=1) from None
+    serving.run(config, processes=processes)
 
 
 def _shared_metrics_dir(configured: Path | None) -> Path:

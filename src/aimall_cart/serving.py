@@ -49,7 +49,11 @@ def run(config: uvicorn.Config, *, processes: int) -> None:
 
 
 def _supervise(config: uvicorn.Config, processes: int) -> None:
-    holder = listening_address(config.host, config.port)
+    try:
+        holder = listening_address(config.host, config.port)
+    except OSError as error:  # as uvicorn answers a port it cannot bind
+        log.error("cannot listen on %s:%s: %s", config.host, config.port, error.strerror)
+        sys.exit(STARTUP_FAILURE)
     config.port = holder.getsockname()[1]  # the one port, when 0 asked for any free one
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
