@@ -34,7 +34,7 @@ async def buy(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
 
 async def outcomes_by_stage(app: FastAPI) -> dict[int, str | None]:
     async with app.state.database.read_session() as session:
-        rows = (await session.execute(select(Decision.stage, Decision.outcome))).tuples()
+        rows = await session.execute(select(Decision.stage, Decision.outcome))
         return dict(rows.all())
 
 
