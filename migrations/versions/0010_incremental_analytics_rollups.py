@@ -7,7 +7,7 @@ whole, as before, and starts folding from there.
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-12-01 09:00:00.000000
+Create Date: 2026-11-29 21:00:00.000000
 """
 
 from collections.abc import Sequence
