@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 Row = Mapping[str, Any]
+# A statement that returns nothing, with its parameters.
+Write = tuple[Executable, Mapping[str, Any]]
 # SQLAlchemy's own JSON codec on its asyncpg connections takes text and gives back data; the
 # statements' bind processors turn values into what the driver takes (JSON into text).
 _Processor = Callable[[Any], Any] | None
@@ -43,6 +45,14 @@ class Sql(Protocol):
     async def value(self, statement: Executable, params: Mapping[str, Any]) -> Any: ...
 
     async def run(self, statement: Executable, params: Mapping[str, Any]) -> None: ...
+
+    async def run_together(self, *writes: Write) -> None:
+        """Run ``writes`` as if one after the other, in one round trip where the database can.
+
+        They must neither read nor change what another of them changes: on PostgreSQL they go
+        as one statement (the last with the others as writable CTEs), and so see one snapshot.
+        Two of them may share a parameter only when they give it the same value.
+        """
 
 
 class CoreSql:
@@ -61,6 +71,11 @@ class CoreSql:
 
     async def run(self, statement: Executable, params: Mapping[str, Any]) -> None:
         await self._connection.execute(statement, dict(params))
+
+    async def run_together(self, *writes: Write) -> None:
+        # In process on SQLite: one statement each costs no round trip.
+        for statement, params in writes:
+            await self.run(statement, params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +138,34 @@ class AsyncpgSql:
         compiled = _compiled(statement, self._dialect)
         with _as_sqlalchemy_errors(compiled.text):
             await self._connection.execute(compiled.text, *compiled.arguments(params))
+
+    async def run_together(self, *writes: Write) -> None:
+        if len(writes) == 1:
+            await self.run(*writes[0])
+            return
+        params: dict[str, Any] = {}
+        for _, own in writes:
+            for name, value in own.items():
+                if params.setdefault(name, value) != value:
+                    raise ValueError(f"Statements run together give {name} two values")
+        await self.run(together(tuple(statement for statement, _ in writes)), params)
+
+
+_TOGETHER: dict[tuple[int, ...], tuple[tuple[Executable, ...], Executable]] = {}
+
+
+def together(statements: tuple[Executable, ...]) -> Executable:
+    """The last statement with the others in front of it as writable CTEs, built once per
+    combination (the hot path's statements are module constants)."""
+    key = tuple(map(id, statements))
+    cached = _TOGETHER.get(key)
+    if cached is not None and all(a is b for a, b in zip(cached[0], statements, strict=True)):
+        return cached[1]
+    *firsts, last = statements
+    ctes = [first.cte(f"write_{number}") for number, first in enumerate(firsts)]  # type: ignore[attr-defined]
+    combined: Executable = last.add_cte(*ctes)  # type: ignore[attr-defined]
+    _TOGETHER[key] = (statements, combined)
+    return combined
 
 
 @contextmanager

@@ -2,20 +2,21 @@
 
 A change starts with ``claim``: one ``UPDATE`` that locks the cart row (the lock for every change
 to the cart; on SQLite the write transaction's ``BEGIN IMMEDIATE`` already holds the database),
-checks ``If-Match`` and the checkout lock, and bumps the version. The cart is then read back
-whole, after the lock, so no line is read stale, together with the product a change adds or
-moves to when there is one. The caller's transaction commits.
+checks ``If-Match`` and the checkout lock, and bumps the version. The cart is read back whole,
+never stale, together with the product a change adds or moves to when there is one: on SQLite by
+a statement after the claim, on PostgreSQL in the claim's own (``claim_queries.ReadBack`` says
+when that read is fresh). The caller's transaction commits.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
 from aimall_cart.auth import Principal
-from aimall_cart.carts import access, queries, records
+from aimall_cart.carts import access, claim_queries, queries, records
 from aimall_cart.carts.models import new_analytics_key
 from aimall_cart.carts.records import CartRecord, ProductRecord
 from aimall_cart.errors import Unavailable
@@ -57,35 +58,60 @@ def _claimed_view(rows: Sequence[Row], *, now: datetime) -> access.CartView:
     return access.view_of_rows(found, now=now)
 
 
-async def read_claimed(sql: Sql, cart_id: uuid.UUID, *, now: datetime) -> access.CartView:
-    return _claimed_view(
-        await sql.rows(queries.CART_BY_ID, {"cart_id": cart_id, "now": now}), now=now
-    )
-
-
 async def claim(
-    sql: Sql, principal: Principal, *, expected_version: int | None, now: datetime
-) -> uuid.UUID | None:
-    """Lock the caller's open cart for a change and bump its version; ``None`` when there is
-    none. Raises ``VersionMismatch`` or ``CartLocked`` when the cart may not change."""
+    sql: Sql,
+    principal: Principal,
+    *,
+    expected_version: int | None,
+    read: claim_queries.ReadBack,
+    params: Mapping[str, object],
+    now: datetime,
+) -> Sequence[Row] | None:
+    """Lock the caller's open cart for a change, bump its version and read it back with what
+    ``read`` adds (``params`` are its own); ``None`` when there is no open cart. Raises
+    ``VersionMismatch`` or ``CartLocked`` when the cart may not change."""
     owner = _owner(principal)
     if owner is None:
         return None
-    by_user, params = owner
-    claim_params = {**params, "now": now}
+    by_user, owner_params = owner
+    claim_params = {**owner_params, **params, "now": now}
     if expected_version is not None:
         claim_params["expected_version"] = expected_version
-    statement = queries.CLAIMS[by_user, expected_version is not None]
+    kind = (by_user, expected_version is not None)
     for _ in range(CLAIM_ATTEMPTS):
-        cart_id: uuid.UUID | None = await sql.value(statement, claim_params)
-        if cart_id is not None:
-            return cart_id
-        state_of = queries.CART_STATE_BY_USER if by_user else queries.CART_STATE_BY_TOKEN
-        states = await sql.rows(state_of, params)
+        rows = await _claim_once(sql, kind, read, claim_params)
+        if rows is not None:
+            return rows
+        state_of = (
+            claim_queries.CART_STATE_BY_USER if by_user else claim_queries.CART_STATE_BY_TOKEN
+        )
+        states = await sql.rows(state_of, owner_params)
         if not states:
             return None
         access.refuse_change(_State(**states[0]), expected_version, now=now)
     raise Unavailable("The cart is busy; try again", retry_after=1)
+
+
+async def _claim_once(
+    sql: Sql,
+    kind: claim_queries.ClaimKind,
+    read: claim_queries.ReadBack,
+    params: Mapping[str, object],
+) -> Sequence[Row] | None:
+    """The claimed cart's rows, ``None`` when the claim took nothing."""
+    if sql.dialect == "postgresql":
+        rows = await sql.rows(read.with_claim[kind], params)
+        cart = next((row for row in rows if row["id"] is not None), None)
+        if cart is None:
+            return None
+        if cart["read_version"] + 1 == cart["version"]:
+            return rows
+        cart_id = cart["id"]
+    else:
+        cart_id = await sql.value(claim_queries.CLAIMS[kind], params)
+        if cart_id is None:
+            return None
+    return await sql.rows(read.after_claim, {**params, "cart_id": cart_id})
 
 
 async def create(
@@ -137,10 +163,15 @@ async def claim_or_create(
     """The caller's cart claimed for a change, or a new one (at version 2: made, then changed),
     and the product it is about to take (``None`` when the catalog has no such product)."""
     for _ in range(CLAIM_ATTEMPTS):
-        cart_id = await claim(sql, principal, expected_version=expected_version, now=now)
-        if cart_id is not None:
-            params = {"cart_id": cart_id, "product_id": product_id, "now": now}
-            rows = await sql.rows(queries.CART_WITH_PRODUCT, params)
+        rows = await claim(
+            sql,
+            principal,
+            expected_version=expected_version,
+            read=claim_queries.CART_WITH_PRODUCT,
+            params={"product_id": product_id},
+            now=now,
+        )
+        if rows is not None:
             return _claimed_view(rows, now=now), records.product_from_rows(rows)
         if expected_version is not None:
             raise access.VersionMismatch("There is no cart at that version", current_version=None)
@@ -162,15 +193,17 @@ async def claimed(
 ) -> tuple[access.CartView, CartRecord, ProductRecord | None]:
     """The caller's cart claimed for a change, with the product of its line ``line_product``
     when the change moves that line to another variant."""
-    cart_id = await claim(sql, principal, expected_version=expected_version, now=now)
-    if cart_id is None:
+    moves = line_product is not None
+    rows = await claim(
+        sql,
+        principal,
+        expected_version=expected_version,
+        read=claim_queries.CART_WITH_LINE_PRODUCT if moves else claim_queries.CART,
+        params={"line_id": line_product} if moves else {},
+        now=now,
+    )
+    if rows is None:
         raise access.CartNotFound("There is no cart")
-    product = None
-    if line_product is None:
-        view = await read_claimed(sql, cart_id, now=now)
-    else:
-        params = {"cart_id": cart_id, "line_id": line_product, "now": now}
-        rows = await sql.rows(queries.CART_WITH_LINE_PRODUCT, params)
-        view, product = _claimed_view(rows, now=now), records.product_from_rows(rows)
+    view = _claimed_view(rows, now=now)
     assert isinstance(view.cart, CartRecord)
-    return view, view.cart, product
+    return view, view.cart, records.product_from_rows(rows) if moves else None

@@ -1,13 +1,14 @@
 """Writing the cart event log (``CartEvent``) inside the transaction of the change it records.
 
-Each write is one statement: on the hot path it takes the place of the product read that the
-read-back now carries (``queries.CART_WITH_PRODUCT``), so a change stays within four round trips.
-The seller is looked up inside the statement, never by a read of its own. Events name the cart
+Each write is one statement, and on the hot path it goes with the line's own write
+(``log(..., along=...)``: one round trip on PostgreSQL). The seller is looked up inside the
+statement, never by a read of its own. Events name the cart
 only by its random ``analytics_key``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -31,7 +32,7 @@ from aimall_cart.carts.queries import carts as _carts
 from aimall_cart.carts.queries import items as _items
 from aimall_cart.carts.queries import products as _products
 from aimall_cart.carts.records import CartRecord, LineRecord
-from aimall_cart.sql import Sql
+from aimall_cart.sql import Sql, Write
 
 events = cast(Table, CartEvent.__table__)
 
@@ -176,10 +177,17 @@ def of_line(kind: str, line: LineRecord, cart: CartRecord, delta: int) -> dict[s
     )
 
 
-async def log(sql: Sql, cart: CartRecord, *found: dict[str, Any], now: datetime) -> None:
-    """A hot-path change's events (one or two), in one statement."""
+async def log(
+    sql: Sql,
+    cart: CartRecord,
+    *found: dict[str, Any],
+    now: datetime,
+    along: Sequence[Write] = (),
+) -> None:
+    """A hot-path change's events (one or two) in one statement, sent together with the writes
+    of the change they record (``along``), which never touch the event log."""
     params = {**stamp(now, cart.analytics_key), **lines(*found)}
-    await sql.run(LINE_EVENTS[len(found)], params)
+    await sql.run_together(*along, (LINE_EVENTS[len(found)], params))
 
 
 def _recovered() -> Insert:

@@ -5,10 +5,11 @@ import, and each is shaped to save a round trip (see DESIGN.md, "The hot path"):
 
 - a read is ``CART_BY_*``: the cart, its code, its lines, their live offers and free stock in
   one statement, one snapshot;
-- a write claims the cart with ``CLAIMS`` (the lock, the checks and the version bump in
-  one ``UPDATE``), reads it back with ``CART_BY_ID`` (or, when it adds or moves a line, with
-  ``CART_WITH_PRODUCT``, the product's variants in the same statement), changes one line and
-  logs the event (``journal``): four statements at most.
+- a write claims the cart (``claim_queries``: the lock, the checks and the version bump in one
+  ``UPDATE``) and reads it back with ``CART_BY_ID`` (or, when it adds or moves a line, with
+  ``CART_WITH_PRODUCT``, the product's variants in the same statement); on PostgreSQL the
+  claim and the read are one statement. It then changes one line (``writes``) and logs the
+  event (``journal``), on PostgreSQL again in one statement.
 """
 
 from __future__ import annotations
@@ -19,21 +20,19 @@ from sqlalchemy import (
     CompoundSelect,
     Select,
     Table,
-    Update,
     and_,
     bindparam,
     case,
     func,
     literal_column,
     null,
-    or_,
     select,
     type_coerce,
     union_all,
-    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.selectable import FromClause
 
 from aimall_cart.carts.models import OPEN_STATUSES, Cart, CartItem, DiscountCode
 from aimall_cart.catalog.models import Product, Variant
@@ -79,16 +78,18 @@ def _free_stock(
     return free + case((own_holds_of, own), else_=0)
 
 
-def _cart_columns() -> list[ColumnElement[Any]]:
+def cart_columns(state: FromClause = carts) -> list[ColumnElement[Any]]:
+    """A cart's row per line; ``state`` gives what a claim changes (status, version, lock and
+    time of change), when the claim's own ``RETURNING`` must stand in for the cart's row."""
     return [
         carts.c.id,
         carts.c.user_id,
-        carts.c.status,
+        state.c.status.label("status"),
         carts.c.currency,
-        carts.c.version,
-        carts.c.locked_until,
+        state.c.version.label("version"),
+        state.c.locked_until.label("locked_until"),
         carts.c.created_at,
-        carts.c.updated_at,
+        state.c.updated_at.label("updated_at"),
         carts.c.analytics_key,
         codes.c.code.label("code"),
         codes.c.percent.label("code_percent"),
@@ -111,81 +112,39 @@ def _cart_columns() -> list[ColumnElement[Any]]:
         variants.c.discount.label("offer_discount"),
         products.c.min_quantity,
         products.c.max_quantity,
-        _free_stock(items.c.variant_id, own_holds_of=carts.c.status == "locked").label("free"),
+        _free_stock(items.c.variant_id, own_holds_of=state.c.status == "locked").label("free"),
     ]
 
 
-# Outer joins all the way down: a line whose variant left the catalog still comes back, with
-# NULL offer columns, and shows as unavailable.
-_CART_FROM = (
-    carts.outerjoin(codes, codes.c.id == carts.c.discount_code_id)
-    .outerjoin(items, items.c.cart_id == carts.c.id)
-    .outerjoin(variants, variants.c.id == items.c.variant_id)
-    .outerjoin(products, products.c.id == variants.c.product_id)
-    .outerjoin(inventory, inventory.c.variant_id == items.c.variant_id)
-)
+def cart_from(cart: FromClause = carts) -> FromClause:
+    """``cart`` (the carts table, or a join that holds it) with the code, lines and offers.
+
+    Outer joins all the way down: a line whose variant left the catalog still comes back, with
+    NULL offer columns, and shows as unavailable.
+    """
+    return (
+        cart.outerjoin(codes, codes.c.id == carts.c.discount_code_id)
+        .outerjoin(items, items.c.cart_id == carts.c.id)
+        .outerjoin(variants, variants.c.id == items.c.variant_id)
+        .outerjoin(products, products.c.id == variants.c.product_id)
+        .outerjoin(inventory, inventory.c.variant_id == items.c.variant_id)
+    )
+
+
+# One row per line (one row with NULL line columns for an empty cart), in line order.
+LINE_ORDER = (items.c.created_at, items.c.id)
 
 
 def _cart_rows(*where: ColumnElement[bool]) -> Select[tuple[object, ...]]:
-    """One row per line (one row with NULL line columns for an empty cart), in line order."""
-    return (
-        select(*_cart_columns())
-        .select_from(_CART_FROM)
-        .where(*where)
-        .order_by(items.c.created_at, items.c.id)
-    )
+    return select(*cart_columns()).select_from(cart_from()).where(*where).order_by(*LINE_ORDER)
 
 
 # Literal values, not an expanding parameter: SQLAlchemy renders an expanding IN again on every
 # execution, which cost a read a tenth of its time.
-_OPEN = carts.c.status.in_([literal_column(f"'{status}'") for status in OPEN_STATUSES])
-CART_BY_USER = _cart_rows(carts.c.user_id == bindparam("owner_user_id"), _OPEN)
-CART_BY_TOKEN = _cart_rows(carts.c.guest_token_hash == bindparam("owner_token_hash"), _OPEN)
+OPEN_CART = carts.c.status.in_([literal_column(f"'{status}'") for status in OPEN_STATUSES])
+CART_BY_USER = _cart_rows(carts.c.user_id == bindparam("owner_user_id"), OPEN_CART)
+CART_BY_TOKEN = _cart_rows(carts.c.guest_token_hash == bindparam("owner_token_hash"), OPEN_CART)
 CART_BY_ID = _cart_rows(carts.c.id == bindparam("cart_id"))
-
-
-def _claim_statement(*, by_user: bool, expected_version: bool) -> Update:
-    """Lock the caller's open cart, check it may change, and bump its version, in one ``UPDATE``.
-
-    The row lock an ``UPDATE`` takes is the cart lock; on PostgreSQL a waiting writer re-checks
-    the ``WHERE`` against the row the lock holder committed, so ``If-Match`` and the checkout
-    lock are judged on the latest version. A cart whose checkout lapsed is unlocked by the same
-    statement. No row back means no open cart, another version, or a live checkout:
-    ``CART_STATE_BY_*`` then says which. Everything read after this sees every committed change
-    to the cart (READ COMMITTED takes a snapshot per statement), so no line is read stale.
-    """
-    owner = (
-        carts.c.user_id == bindparam("owner_user_id")
-        if by_user
-        else carts.c.guest_token_hash == bindparam("owner_token_hash")
-    )
-    changeable = or_(carts.c.status == "active", carts.c.locked_until <= NOW)
-    stmt = update(carts).where(owner, _OPEN, changeable)
-    if expected_version:
-        stmt = stmt.where(carts.c.version == bindparam("expected_version"))
-    return stmt.values(
-        version=carts.c.version + 1,
-        updated_at=NOW,
-        last_activity_at=NOW,
-        status="active",
-        locked_until=case((carts.c.status == "locked", None), else_=carts.c.locked_until),
-    ).returning(carts.c.id)
-
-
-CLAIMS = {
-    (by_user, expected): _claim_statement(by_user=by_user, expected_version=expected)
-    for by_user in (True, False)
-    for expected in (True, False)
-}
-
-
-def _cart_state(owner: ColumnElement[bool]) -> Select[tuple[object, ...]]:
-    return select(carts.c.version, carts.c.status, carts.c.locked_until).where(owner, _OPEN)
-
-
-# Only when a claim found nothing: why not.
-CART_STATE_BY_USER = _cart_state(carts.c.user_id == bindparam("owner_user_id"))
-CART_STATE_BY_TOKEN = _cart_state(carts.c.guest_token_hash == bindparam("owner_token_hash"))
 
 
 def new_values(table: Table, *columns: str) -> dict[str, BindParameter[object]]:
@@ -236,17 +195,17 @@ def _product_columns() -> list[ColumnElement[Any]]:
     ]
 
 
+PRODUCT_BY_ID = products.c.id == bindparam("product_id")
 _PRODUCT_FROM = products.outerjoin(variants, variants.c.product_id == products.c.id).outerjoin(
     inventory, inventory.c.variant_id == variants.c.id
 )
-_PRODUCT_BY_ID = products.c.id == bindparam("product_id")
 
 # The product a write adds or moves to, every variant of it with its free stock, so the variant
 # can be chosen by options and checked in one round trip.
 PRODUCT_WITH_VARIANTS = (
     select(*_product_columns())
     .select_from(_PRODUCT_FROM)
-    .where(_PRODUCT_BY_ID)
+    .where(PRODUCT_BY_ID)
     .order_by(variants.c.id)
 )
 
@@ -256,25 +215,35 @@ def _blanks(columns: list[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
     return [type_coerce(null(), column.type).label(column.key) for column in columns]
 
 
-def _cart_with_product(product: ColumnElement[bool]) -> CompoundSelect[*tuple[Any, ...]]:
+def cart_with_product(
+    cart: tuple[list[ColumnElement[Any]], FromClause, ColumnElement[bool] | None],
+    product: ColumnElement[bool],
+) -> CompoundSelect[*tuple[Any, ...]]:
     """A claimed cart read back together with a product's variants: the cart's rows (product
-    columns NULL) and then the product's (cart columns NULL), one statement where two were."""
-    cart_columns, product_columns = _cart_columns(), _product_columns()
+    columns NULL) and then the product's (cart columns NULL), one statement where two were.
+    ``cart`` is its columns, where they come from and which cart."""
+    cart_columns, cart_source, which = cart
+    product_columns = _product_columns()
+    cart_rows = select(*cart_columns, *_blanks(product_columns)).select_from(cart_source)
     return union_all(
-        select(*cart_columns, *_blanks(product_columns))
-        .select_from(_CART_FROM)
-        .where(carts.c.id == bindparam("cart_id")),
+        cart_rows if which is None else cart_rows.where(which),
         select(*_blanks(cart_columns), *product_columns).select_from(_PRODUCT_FROM).where(product),
     ).order_by(
         literal_column("line_created_at"), literal_column("line_id"), literal_column("p_variant_id")
     )
 
 
+def line_product(cart_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """The product of one of the cart's lines (``line_id``): the one a line's move chooses in."""
+    return (
+        products.c.id
+        == select(items.c.product_id)
+        .where(items.c.id == bindparam("line_id"), items.c.cart_id == cart_id)
+        .scalar_subquery()
+    )
+
+
 # The product by its id (an add), or the product of one of the cart's lines (a line's move).
-CART_WITH_PRODUCT = _cart_with_product(_PRODUCT_BY_ID)
-CART_WITH_LINE_PRODUCT = _cart_with_product(
-    products.c.id
-    == select(items.c.product_id)
-    .where(items.c.id == bindparam("line_id"), items.c.cart_id == bindparam("cart_id"))
-    .scalar_subquery()
-)
+_CART_BY_ID = (cart_columns(), cart_from(), carts.c.id == bindparam("cart_id"))
+CART_WITH_PRODUCT = cart_with_product(_CART_BY_ID, PRODUCT_BY_ID)
+CART_WITH_LINE_PRODUCT = cart_with_product(_CART_BY_ID, line_product(bindparam("cart_id")))

@@ -17,7 +17,7 @@ from aimall_cart.carts import access, claims, journal, lines, rules, writes
 from aimall_cart.carts.records import CartRecord, LineRecord, ProductRecord, VariantRecord
 from aimall_cart.carts.schemas import AddItem, UpdateItem
 from aimall_cart.errors import Unavailable
-from aimall_cart.sql import Sql
+from aimall_cart.sql import Sql, Write
 
 
 async def get_cart(sql: Sql, *, principal: Principal, now: datetime) -> access.CartView:
@@ -86,22 +86,21 @@ async def add_item(
     currency = lines.check_room(cart, product, new_line=line is None, policy=policy)
     rules.check_stock(quantity, available=variant.available)
     if line is None:
-        line = await _start_line(sql, view, cart, product, variant, quantity, now=now)
+        line, change = _start_line(view, cart, product, variant, quantity, now=now)
     else:
-        await _set_quantity(sql, cart, line, quantity, now=now, log=False)
+        change = _quantity_write(line, quantity, now=now)
+        line.quantity = quantity
+    changes = [change]
     if currency != cart.currency:
-        await sql.run(writes.SET_CURRENCY, {"cart_id": cart.id, "new_currency": currency})
+        changes.append((writes.SET_CURRENCY, {"cart_id": cart.id, "new_currency": currency}))
         cart.currency = currency
     added = journal.of_line("item_added", line, cart, data.quantity)
-    if new_cart:
-        await journal.log(sql, cart, journal.cart_created(cart.currency), added, now=now)
-    else:
-        await journal.log(sql, cart, added, now=now)
+    logged = (journal.cart_created(cart.currency), added) if new_cart else (added,)
+    await journal.log(sql, cart, *logged, now=now, along=changes)
     return view
 
 
-async def _start_line(
-    sql: Sql,
+def _start_line(
     view: access.CartView,
     cart: CartRecord,
     product: ProductRecord,
@@ -109,25 +108,31 @@ async def _start_line(
     quantity: int,
     *,
     now: datetime,
-) -> LineRecord:
+) -> tuple[LineRecord, Write]:
+    """A new line in the cart and the view, and the write that stores it."""
     line = LineRecord(uuid.uuid4(), "", "", "", "", None, {}, quantity, 0, 0, now)
     lines.snapshot(line, product, variant)
-    values = {"new_id": line.id, "new_cart_id": cart.id, "now": now}
-    await sql.run(writes.NEW_LINE, {**lines.line_values(line), **values})
     cart.items.append(line)
     view.offers[variant.id] = product.offer(variant)
     view.created = True
-    return line
+    values = {"new_id": line.id, "new_cart_id": cart.id, "now": now}
+    return line, (writes.NEW_LINE, {**lines.line_values(line), **values})
+
+
+def _quantity_write(line: LineRecord, quantity: int, *, now: datetime) -> Write:
+    return writes.SET_QUANTITY, {"line_id": line.id, "new_quantity": quantity, "now": now}
 
 
 async def _set_quantity(
-    sql: Sql, cart: CartRecord, line: LineRecord, quantity: int, *, now: datetime, log: bool
+    sql: Sql, cart: CartRecord, line: LineRecord, quantity: int, *, now: datetime
 ) -> None:
-    """Write the line's new quantity; with ``log``, a change is logged as ``quantity_changed``."""
-    await sql.run(writes.SET_QUANTITY, {"line_id": line.id, "new_quantity": quantity, "now": now})
-    if log and quantity != line.quantity:
+    """Write the line's new quantity, logged as ``quantity_changed`` when it changed."""
+    change = _quantity_write(line, quantity, now=now)
+    if quantity == line.quantity:
+        await sql.run(*change)
+    else:
         changed = journal.of_line("quantity_changed", line, cart, quantity - line.quantity)
-        await journal.log(sql, cart, changed, now=now)
+        await journal.log(sql, cart, changed, now=now, along=[change])
     line.quantity = quantity
 
 
@@ -160,14 +165,10 @@ async def update_item(
     line = _line(cart, item_id)
     quantity = line.quantity if data.quantity is None else data.quantity
     if quantity == 0:
-        await sql.run(writes.DROP_LINE, {"line_id": line.id})
-        cart.items.remove(line)
-        await journal.log(
-            sql, cart, journal.of_line("item_removed", line, cart, -line.quantity), now=now
-        )
+        await _remove_line(sql, cart, line, now=now)
     elif not moves:
         lines.check_new_quantity(line, quantity, view.offers.get(line.variant_id))
-        await _set_quantity(sql, cart, line, quantity, now=now, log=True)
+        await _set_quantity(sql, cart, line, quantity, now=now)
     else:
         product = lines.found(product, line.product_id)
         await _move_line(sql, view, cart, line, product, data, quantity=quantity, now=now)
@@ -204,28 +205,28 @@ async def _move_line(
         await _join_twin(sql, cart, line, twin, target, now=now)
         return
     if variant.id == line.variant_id:
-        await _set_quantity(sql, cart, line, quantity, now=now, log=True)
+        await _set_quantity(sql, cart, line, quantity, now=now)
         return
     removed = journal.of_line("item_removed", line, cart, -line.quantity)
     line.quantity = quantity
     lines.snapshot(line, product, variant)
-    await sql.run(writes.REPOINT_LINE, {**lines.line_values(line), "line_id": line.id, "now": now})
-    await journal.log(
-        sql, cart, removed, journal.of_line("item_added", line, cart, quantity), now=now
-    )
+    repoint = {**lines.line_values(line), "line_id": line.id, "now": now}
+    added = journal.of_line("item_added", line, cart, quantity)
+    await journal.log(sql, cart, removed, added, now=now, along=[(writes.REPOINT_LINE, repoint)])
 
 
 async def _join_twin(
     sql: Sql, cart: CartRecord, line: LineRecord, twin: LineRecord, target: int, *, now: datetime
 ) -> None:
     """The moved line becomes its twin's: the twin takes the quantity and the line goes."""
-    await sql.run(writes.SET_QUANTITY, {"line_id": twin.id, "new_quantity": target, "now": now})
-    await sql.run(writes.DROP_LINE, {"line_id": line.id})
+    # Both statements name their line ``line_id``, so they cannot go together.
+    await sql.run(*_quantity_write(twin, target, now=now))
     removed = journal.of_line("item_removed", line, cart, -line.quantity)
     joined = journal.of_line("quantity_changed", twin, cart, target - twin.quantity)
     twin.quantity = target
     cart.items.remove(line)
-    await journal.log(sql, cart, removed, joined, now=now)
+    drop = (writes.DROP_LINE, {"line_id": line.id})
+    await journal.log(sql, cart, removed, joined, now=now, along=[drop])
 
 
 async def remove_item(
@@ -237,13 +238,14 @@ async def remove_item(
     now: datetime,
 ) -> access.CartView:
     view, cart, _ = await claims.claimed(sql, principal, expected_version=expected_version, now=now)
-    line = _line(cart, item_id)
-    await sql.run(writes.DROP_LINE, {"line_id": line.id})
-    cart.items.remove(line)
-    await journal.log(
-        sql, cart, journal.of_line("item_removed", line, cart, -line.quantity), now=now
-    )
+    await _remove_line(sql, cart, _line(cart, item_id), now=now)
     return view
+
+
+async def _remove_line(sql: Sql, cart: CartRecord, line: LineRecord, *, now: datetime) -> None:
+    cart.items.remove(line)
+    removed = journal.of_line("item_removed", line, cart, -line.quantity)
+    await journal.log(sql, cart, removed, now=now, along=[(writes.DROP_LINE, {"line_id": line.id})])
 
 
 async def clear(

@@ -1,0 +1,121 @@
+"""The statements that claim a cart for a change: the lock, the checks and the version bump.
+
+A claim is one ``UPDATE`` of the cart's row. On SQLite the cart is then read back by its id
+(``queries.CART_BY_ID`` and kin); on PostgreSQL the read goes in the claim's own statement
+(``ReadBack.with_claim``), which saves a round trip on every change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, Update, bindparam, case, or_, select, update
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.elements import ColumnElement
+
+from aimall_cart.carts import queries
+from aimall_cart.carts.queries import NOW, OPEN_CART, carts
+
+# A claim is known by whose cart it takes (a member's, else a guest's) and whether it checks a
+# version (If-Match).
+ClaimKind = tuple[bool, bool]
+_KINDS: tuple[ClaimKind, ...] = ((True, True), (True, False), (False, True), (False, False))
+
+
+def _claim(*, by_user: bool, expected_version: bool) -> Update:
+    """Lock the caller's open cart, check it may change, and bump its version, in one ``UPDATE``.
+
+    The row lock an ``UPDATE`` takes is the cart lock; on PostgreSQL a waiting writer re-checks
+    the ``WHERE`` against the row the lock holder committed, so ``If-Match`` and the checkout
+    lock are judged on the latest version. A cart whose checkout lapsed is unlocked by the same
+    statement. No row back means no open cart, another version, or a live checkout:
+    ``CART_STATE_BY_*`` then says which.
+    """
+    owner = (
+        carts.c.user_id == bindparam("owner_user_id")
+        if by_user
+        else carts.c.guest_token_hash == bindparam("owner_token_hash")
+    )
+    changeable = or_(carts.c.status == "active", carts.c.locked_until <= NOW)
+    stmt = update(carts).where(owner, OPEN_CART, changeable)
+    if expected_version:
+        stmt = stmt.where(carts.c.version == bindparam("expected_version"))
+    return stmt.values(
+        version=carts.c.version + 1,
+        updated_at=NOW,
+        last_activity_at=NOW,
+        status="active",
+        locked_until=case((carts.c.status == "locked", None), else_=carts.c.locked_until),
+    )
+
+
+_CLAIMS = {kind: _claim(by_user=kind[0], expected_version=kind[1]) for kind in _KINDS}
+CLAIMS = {kind: claim.returning(carts.c.id) for kind, claim in _CLAIMS.items()}
+
+
+def _cart_state(owner: ColumnElement[bool]) -> Select[tuple[object, ...]]:
+    return select(carts.c.version, carts.c.status, carts.c.locked_until).where(owner, OPEN_CART)
+
+
+# Only when a claim found nothing: why not.
+CART_STATE_BY_USER = _cart_state(carts.c.user_id == bindparam("owner_user_id"))
+CART_STATE_BY_TOKEN = _cart_state(carts.c.guest_token_hash == bindparam("owner_token_hash"))
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """What a change reads of its cart once it holds it, in two spellings.
+
+    ``after_claim`` runs as a statement of its own, by ``cart_id``: everything it reads was
+    committed before the lock was taken (READ COMMITTED takes a snapshot per statement), so no
+    line is read stale. ``with_claim`` is the claim and the read in one statement (PostgreSQL's
+    writable CTE). Its read sees the statement's snapshot, taken before the claim waited for the
+    lock, so it also returns the version it read (``read_version``): when that is not the one
+    the claim bumped, another change committed in between and ``after_claim`` reads again.
+    Every change to a cart's lines or code bumps its version, so an equal one means a fresh read.
+    """
+
+    after_claim: Executable
+    with_claim: Mapping[ClaimKind, Executable]
+
+
+def _with_claim(
+    read: Callable[[list[ColumnElement[Any]], Any, ColumnElement[Any]], Executable],
+) -> dict[ClaimKind, Executable]:
+    statements = {}
+    for kind, claim in _CLAIMS.items():
+        claimed = claim.returning(
+            carts.c.id, carts.c.status, carts.c.version, carts.c.locked_until, carts.c.updated_at
+        ).cte("claimed")
+        columns = [*queries.cart_columns(claimed), carts.c.version.label("read_version")]
+        source = queries.cart_from(claimed.join(carts, carts.c.id == claimed.c.id))
+        statements[kind] = read(columns, source, select(claimed.c.id).scalar_subquery())
+    return statements
+
+
+CART = ReadBack(
+    queries.CART_BY_ID,
+    _with_claim(
+        lambda columns, source, _: (
+            select(*columns).select_from(source).order_by(*queries.LINE_ORDER)
+        )
+    ),
+)
+CART_WITH_PRODUCT = ReadBack(
+    queries.CART_WITH_PRODUCT,
+    _with_claim(
+        lambda columns, source, _: queries.cart_with_product(
+            (columns, source, None), queries.PRODUCT_BY_ID
+        )
+    ),
+)
+CART_WITH_LINE_PRODUCT = ReadBack(
+    queries.CART_WITH_LINE_PRODUCT,
+    _with_claim(
+        lambda columns, source, cart_id: queries.cart_with_product(
+            (columns, source, None), queries.line_product(cart_id)
+        )
+    ),
+)
