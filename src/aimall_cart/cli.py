@@ -165,10 +165,14 @@ def _server_processes(requested: int | None, *, is_sqlite: bool) -> int:
 
 
 def server_app() -> FastAPI:
-    """The application as ``serve`` runs it: with structured logs on stderr."""
+    """The application as ``serve`` runs it: with structured logs on stderr, in a process tuned
+    to serve for long."""
+    from aimall_cart import serving
     from aimall_cart.app import create_app
 
-    return create_app(configure_logging=True)
+    app = create_app(configure_logging=True)
+    serving.tune_garbage_collector()
+    return app
 
 
 @app.command(name="worker")
