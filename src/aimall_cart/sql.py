@@ -3,7 +3,8 @@
 SQLAlchemy builds every statement (``carts.queries``) and compiles it once per database. On
 PostgreSQL the compiled text then runs on the asyncpg connection itself, which prepares and caches
 it per connection: measured here, a cart read costs a third of the client CPU it costs through
-SQLAlchemy's execution layer, and a write sends up to four of these between BEGIN and COMMIT.
+SQLAlchemy's execution layer, and a write sends two of these between BEGIN and COMMIT (writes
+that go together are one statement there: ``run_together``).
 On SQLite the statements run through SQLAlchemy Core, which is in-process there and does the type
 conversions SQLite lacks. Either way the hot path sees rows as mappings (``row["name"]``).
 """

@@ -2,8 +2,8 @@
 
 Each write is one statement, and on the hot path it goes with the line's own write
 (``log(..., along=...)``: one round trip on PostgreSQL). The seller is looked up inside the
-statement, never by a read of its own. Events name the cart
-only by its random ``analytics_key``.
+statement, never by a read of its own. Events name the cart only by its random
+``analytics_key``.
 """
 
 from __future__ import annotations
