@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Select, Update, bindparam, case, or_, select, update
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import FromClause
 
 from aimall_cart.carts import queries
 from aimall_cart.carts.queries import NOW, OPEN_CART, carts
@@ -82,8 +83,11 @@ class ReadBack:
 
 
 def _with_claim(
-    read: Callable[[list[ColumnElement[Any]], Any, ColumnElement[Any]], Executable],
+    read: Callable[[list[ColumnElement[Any]], FromClause, ColumnElement[Any]], Executable],
 ) -> dict[ClaimKind, Executable]:
+    """``read`` built on each kind of claim: it is given the cart's columns (the claim's own
+    ``RETURNING`` for what the claim changed, plus ``read_version``), where they come from, and
+    the claimed cart's id."""
     statements = {}
     for kind, claim in _CLAIMS.items():
         claimed = claim.returning(
