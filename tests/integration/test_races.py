@@ -6,8 +6,12 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
 
 from aimall_cart.config import Settings
+from aimall_cart.db import Database
 from tests.builders import bearer, make_product, make_variant, put_product, shirt
 
 CONCURRENT_ADDS = 200
@@ -112,3 +116,52 @@ async def test_concurrent_merges_of_one_guest_cart_add_its_lines_exactly_once(
     }
     gone = await client.get("/v1/cart", headers={"X-Cart-Token": token})
     assert gone.status_code == 404
+
+
+async def test_a_change_that_waited_for_the_cart_lock_builds_on_the_change_that_held_it(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """On PostgreSQL the claim and the read of the cart are one statement, whose read sees the
+    cart as it was before the claim waited for the lock: the change must read it again."""
+    database: Database = app.state.database
+    if database.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite writes one transaction at a time: no claim waits for a row lock")
+    await put_product(client, settings, "bolt", make_product(make_variant("bolt-1", stock=100)))
+    member = bearer(settings, "waiter")
+    first = await client.post("/v1/cart/items", json={"product_id": "bolt"}, headers=member)
+    assert first.status_code == 201, first.text
+    async with database.engine.connect() as holder:
+        # Another change, as every change is made: the version bumped with the lines.
+        await holder.execute(
+            text("UPDATE carts SET version = version + 1 WHERE user_id = 'waiter'")
+        )
+        await holder.execute(
+            text(
+                "UPDATE cart_items SET quantity = quantity + 1"
+                " WHERE cart_id IN (SELECT id FROM carts WHERE user_id = 'waiter')"
+            )
+        )
+        waiting = asyncio.create_task(
+            client.post("/v1/cart/items", json={"product_id": "bolt"}, headers=member)
+        )
+        await _until_a_statement_waits_for_a_lock(database)
+        await holder.commit()
+    answer = await waiting
+    assert answer.status_code == 200, answer.text
+    assert [item["quantity"] for item in answer.json()["items"]] == [3]
+    assert answer.json()["version"] == first.json()["version"] + 2
+    cart = (await client.get("/v1/cart", headers=member)).json()
+    assert [item["quantity"] for item in cart["items"]] == [3]
+
+
+async def _until_a_statement_waits_for_a_lock(database: Database) -> None:
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    async with asyncio.timeout(10):
+        while True:
+            async with database.engine.connect() as watcher:
+                if await watcher.scalar(waiting):
+                    return
+            await asyncio.sleep(0.02)
