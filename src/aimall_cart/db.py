@@ -28,8 +28,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
+from aimall_cart.driver_pool import DriverPool
 from aimall_cart.errors import Unavailable
-from aimall_cart.sql import AsyncpgSql, CoreSql, DriverPool, Sql
+from aimall_cart.sql import AsyncpgSql, CoreSql, Sql
 
 T = TypeVar("T")
 # PostgreSQL serialization failure, deadlock, too many connections and a server that cannot
@@ -99,8 +100,8 @@ class Database:
     """The engine of the ORM's sessions, and the hot path's plain connections (``read``,
     ``write``).
 
-    On PostgreSQL the hot path has an asyncpg pool of its own (``sql.DriverPool``); on SQLite it
-    shares the ORM's engine. Each pool is sized for what one process can use at once and
+    On PostgreSQL the hot path has an asyncpg pool of its own (``driver_pool.DriverPool``); on
+    SQLite it shares the ORM's engine. Each pool is sized for what one process can use at once and
     does not overflow: under load a request waits for a pooled connection (up to
     ``pool_timeout_seconds``, then 503) rather than opening one to throw away. Connections are not
     pinged on checkout (on PostgreSQL that is a BEGIN, a query and a ROLLBACK per request); one

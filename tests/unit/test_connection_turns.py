@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import pytest
 
-from aimall_cart.sql import Turns
+from aimall_cart.driver_pool import Turns
 
 
 class Served:
