@@ -30,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from aimall_cart.driver_pool import DriverPool
 from aimall_cart.errors import Unavailable
+from aimall_cart.guarded_sql import GuardedSql, NeedsTransaction
 from aimall_cart.sql import AsyncpgSql, CoreSql, Sql
 
 T = TypeVar("T")
@@ -169,6 +170,30 @@ class Database:
                     return await work(AsyncpgSql(driver, self.engine.dialect))
             async with self._writer.begin() as connection:
                 return await work(CoreSql(connection))
+
+        return await retrying(attempt)
+
+    async def change(self, work: Callable[[Sql], Awaitable[T]]) -> T:
+        """Run a cart change (``work``) and commit it. On PostgreSQL it goes first without a
+        transaction, as a read and one guarded statement (``guarded_sql``); when it cannot go
+        that way, or another change won the race for its cart, it runs again as ``write`` runs
+        it, in a transaction that claims the cart by lock. On SQLite it is ``write``."""
+        if self.driver_pool is None:
+            return await self.write(work)
+
+        async def attempt() -> T:
+            assert self.driver_pool is not None
+            async with self.driver_pool.connection() as driver:
+                sql = AsyncpgSql(driver, self.engine.dialect)
+                guarded = GuardedSql(sql)
+                try:
+                    result = await work(guarded)
+                    if await guarded.send():
+                        return result
+                except NeedsTransaction:
+                    pass
+                async with driver.transaction():
+                    return await work(sql)
 
         return await retrying(attempt)
 

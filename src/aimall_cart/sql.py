@@ -3,8 +3,9 @@
 SQLAlchemy builds every statement (``carts.queries``) and compiles it once per database. On
 PostgreSQL the compiled text then runs on the asyncpg connection itself, which prepares and caches
 it per connection: measured here, a cart read costs a third of the client CPU it costs through
-SQLAlchemy's execution layer, and a write sends two of these between BEGIN and COMMIT (writes
-that go together are one statement there: ``run_together``).
+SQLAlchemy's execution layer, and a write in a transaction sends two of these between BEGIN and
+COMMIT (writes that go together are one statement there: ``run_together``; ``guarded_sql`` sends
+a change with no transaction at all).
 On SQLite the statements run through SQLAlchemy Core, which is in-process there and does the type
 conversions SQLite lacks. Either way the hot path sees rows as mappings (``row["name"]``).
 """
@@ -139,12 +140,19 @@ class AsyncpgSql:
         if len(writes) == 1:
             await self.run(*writes[0])
             return
-        params: dict[str, Any] = {}
-        for _, own in writes:
-            for name, value in own.items():
-                if params.setdefault(name, value) != value:
-                    raise ValueError(f"Statements run together give {name} two values")
+        params = merged(writes)
         await self.run(together(tuple(statement for statement, _ in writes)), params)
+
+
+def merged(writes: Sequence[Write]) -> dict[str, Any]:
+    """The parameters of ``writes`` sent as one statement; ``ValueError`` when two of them give
+    one parameter two values."""
+    params: dict[str, Any] = {}
+    for _, own in writes:
+        for name, value in own.items():
+            if params.setdefault(name, value) != value:
+                raise ValueError(f"Statements run together give {name} two values")
+    return params
 
 
 _TOGETHER: dict[tuple[int, ...], tuple[tuple[Executable, ...], Executable]] = {}

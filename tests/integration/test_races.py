@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from aimall_cart.auth import Principal
+from aimall_cart.carts import present
+from aimall_cart.carts import service as carts
+from aimall_cart.carts.access import CartPolicy, GuestCredential
+from aimall_cart.carts.schemas import AddItem
 from aimall_cart.config import Settings
 from aimall_cart.db import Database
 from tests.builders import bearer, make_product, make_variant, put_product, shirt
@@ -118,11 +125,14 @@ async def test_concurrent_merges_of_one_guest_cart_add_its_lines_exactly_once(
     assert gone.status_code == 404
 
 
-async def test_a_change_that_waited_for_the_cart_lock_builds_on_the_change_that_held_it(
-    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+@pytest.mark.parametrize("way", ["guarded", "transaction"])
+async def test_an_add_that_met_a_concurrent_change_builds_on_it(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings, way: str
 ) -> None:
-    """On PostgreSQL the claim and the read of the cart are one statement, whose read sees the
-    cart as it was before the claim waited for the lock: the change must read it again."""
+    """Another change holds the cart's lock when an add comes. Guarded (a request's way on
+    PostgreSQL), the add read the cart before that change committed, so its guard finds a newer
+    version and the add runs again. In a transaction, the claim's own read sees the cart as it
+    was before the claim waited for the lock, so the add must read it again."""
     database: Database = app.state.database
     if database.engine.dialect.name == "sqlite":
         pytest.skip("SQLite writes one transaction at a time: no claim waits for a row lock")
@@ -141,17 +151,46 @@ async def test_a_change_that_waited_for_the_cart_lock_builds_on_the_change_that_
                 " WHERE cart_id IN (SELECT id FROM carts WHERE user_id = 'waiter')"
             )
         )
-        waiting = asyncio.create_task(
-            client.post("/v1/cart/items", json={"product_id": "bolt"}, headers=member)
-        )
+        waiting = asyncio.create_task(_add_one_bolt(database, client, member, way))
         await _until_a_statement_waits_for_a_lock(database)
         await holder.commit()
     answer = await waiting
-    assert answer.status_code == 200, answer.text
-    assert [item["quantity"] for item in answer.json()["items"]] == [3]
-    assert answer.json()["version"] == first.json()["version"] + 2
+    assert [item["quantity"] for item in answer["items"]] == [3]
+    assert answer["version"] == first.json()["version"] + 2
     cart = (await client.get("/v1/cart", headers=member)).json()
     assert [item["quantity"] for item in cart["items"]] == [3]
+    # The add that lost its race left nothing behind: one event per add that took effect.
+    async with database.engine.connect() as reader:
+        logged = await reader.scalar(
+            text(
+                "SELECT count(*) FROM cart_events JOIN carts ON carts.analytics_key = cart_key"
+                " WHERE carts.user_id = 'waiter' AND kind = 'item_added'"
+            )
+        )
+    assert logged == 2
+
+
+async def _add_one_bolt(
+    database: Database, client: httpx.AsyncClient, member: dict[str, str], way: str
+) -> dict[str, Any]:
+    """The cart after one more bolt, added as a request (guarded) or in a write transaction."""
+    if way == "guarded":
+        answer = await client.post("/v1/cart/items", json={"product_id": "bolt"}, headers=member)
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+    view = await database.write(
+        lambda sql: carts.add_item(
+            sql,
+            principal=Principal(user_id="waiter", role="customer"),
+            data=AddItem(product_id="bolt"),
+            expected_version=None,
+            guest=GuestCredential("unused", "unused"),
+            policy=CartPolicy(max_lines=100, default_currency="USD"),
+            now=datetime.now(UTC),
+        )
+    )
+    return orjson.loads(present.cart_json(view))
 
 
 async def _until_a_statement_waits_for_a_lock(database: Database) -> None:

@@ -6,6 +6,10 @@ checks ``If-Match`` and the checkout lock, and bumps the version. The cart is re
 never stale, together with the product a change adds or moves to when there is one: on SQLite by
 a statement after the claim, on PostgreSQL in the claim's own (``claim_queries.ReadBack`` says
 when that read is fresh). The caller's transaction commits.
+
+Given a ``GuardedSql`` (a change with no transaction, PostgreSQL) the claim locks nothing: it
+reads the caller's open cart like any read, checks it, and puts ``claim_queries.GUARD`` in front
+of the change's writes, which land only while the version read is still the cart's.
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
+from sqlalchemy.sql import Executable
+
 from aimall_cart.auth import Principal
 from aimall_cart.carts import access, claim_queries, queries, records
 from aimall_cart.carts.models import new_analytics_key
 from aimall_cart.carts.records import CartRecord, ProductRecord
 from aimall_cart.errors import Unavailable
+from aimall_cart.guarded_sql import GuardedSql, NeedsTransaction
 from aimall_cart.sql import Row, Sql
 
 # A claim that finds the cart changeable on a second look lost a race; this many tries and the
@@ -75,6 +82,9 @@ async def claim(
         return None
     by_user, owner_params = owner
     claim_params = {**owner_params, **params, "now": now}
+    if isinstance(sql, GuardedSql):
+        statement = read.by_owner[by_user]
+        return await _claim_as_read(sql, statement, claim_params, expected_version, now=now)
     if expected_version is not None:
         claim_params["expected_version"] = expected_version
     kind = (by_user, expected_version is not None)
@@ -90,6 +100,31 @@ async def claim(
             return None
         access.refuse_change(_State(**states[0]), expected_version, now=now)
     raise Unavailable("The cart is busy; try again", retry_after=1)
+
+
+async def _claim_as_read(
+    sql: GuardedSql,
+    statement: Executable,
+    params: Mapping[str, object],
+    expected_version: int | None,
+    *,
+    now: datetime,
+) -> Sequence[Row] | None:
+    """The cart as a plain read finds it, claimed by the guard its writes will go behind: what a
+    claim by lock answers, with the version the guard will write."""
+    rows = await sql.rows(statement, params)
+    cart = next((row for row in rows if row["id"] is not None), None)
+    if cart is None:
+        return None
+    state = _State(cart["version"], cart["status"], cart["locked_until"])
+    access.refuse_change(state, expected_version, now=now)
+    if state.status != "active":
+        raise NeedsTransaction("A lapsed checkout's lock is lifted under the cart's lock")
+    sql.guard(
+        claim_queries.GUARD, {"cart_id": cart["id"], "read_version": state.version, "now": now}
+    )
+    claimed = {"version": state.version + 1, "updated_at": now}
+    return [{**row, **claimed} if row["id"] is not None else row for row in rows]
 
 
 async def _claim_once(

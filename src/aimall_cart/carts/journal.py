@@ -32,6 +32,7 @@ from aimall_cart.carts.queries import carts as _carts
 from aimall_cart.carts.queries import items as _items
 from aimall_cart.carts.queries import products as _products
 from aimall_cart.carts.records import CartRecord, LineRecord
+from aimall_cart.guarded_sql import insert_rows
 from aimall_cart.sql import Sql, Write
 
 events = cast(Table, CartEvent.__table__)
@@ -65,8 +66,8 @@ def _line_row(suffix: str) -> dict[str, Any]:
 
 # One or two line events in one statement (moving a line to another variant is two).
 LINE_EVENTS: dict[int, Insert] = {
-    1: insert(events).values(_line_row("")),
-    2: insert(events).values([_line_row("_0"), _line_row("_1")]),
+    1: insert_rows(events, _line_row("")),
+    2: insert_rows(events, _line_row("_0"), _line_row("_1")),
 }
 
 # Every column an event row fills, in the order the bulk writers give them.

@@ -77,7 +77,7 @@ def _database(request: Request) -> Database:
 )
 async def create_cart(request: Request, principal: CurrentPrincipal, now: Now) -> Response:
     guest, policy = _guest(request), _policy(request)
-    view = await _database(request).write(
+    view = await _database(request).change(
         lambda sql: carts.open_cart(sql, principal=principal, guest=guest, policy=policy, now=now)
     )
     return _cart_response(view, created_status=201)
@@ -105,7 +105,7 @@ async def add_item(
     if_match: IfMatch = None,
 ) -> Response:
     expected, guest, policy = expected_version(if_match), _guest(request), _policy(request)
-    view = await _database(request).write(
+    view = await _database(request).change(
         lambda sql: carts.add_item(
             sql,
             principal=principal,
@@ -129,7 +129,7 @@ async def update_item(
     if_match: IfMatch = None,
 ) -> Response:
     expected = expected_version(if_match)
-    view = await _database(request).write(
+    view = await _database(request).change(
         lambda sql: carts.update_item(
             sql,
             principal=principal,
@@ -151,7 +151,7 @@ async def remove_item(
     if_match: IfMatch = None,
 ) -> Response:
     expected = expected_version(if_match)
-    view = await _database(request).write(
+    view = await _database(request).change(
         lambda sql: carts.remove_item(
             sql, principal=principal, item_id=item_id, expected_version=expected, now=now
         )
@@ -164,7 +164,7 @@ async def clear_items(
     request: Request, principal: CurrentPrincipal, now: Now, if_match: IfMatch = None
 ) -> Response:
     expected = expected_version(if_match)
-    view = await _database(request).write(
+    view = await _database(request).change(
         lambda sql: carts.clear(sql, principal=principal, expected_version=expected, now=now)
     )
     return _cart_response(view)

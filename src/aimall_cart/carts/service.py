@@ -3,8 +3,9 @@
 Each works on one connection in plain SQL (``queries``, ``writes``) and plain records, never ORM
 objects: a change claims the cart (``claims``), reads it back (with the product it adds or moves
 to), changes one line and logs the event (``journal``), and the view it answers is built from what
-it read and what it changed, not read again. Callers run the changes in a write transaction
-(``Database.write``), which commits once.
+it read and what it changed, not read again. Callers run the changes with ``Database.change``:
+in a write transaction, which commits once, or on PostgreSQL first as a read and one guarded
+statement (``guarded_sql``), with no transaction.
 """
 
 from __future__ import annotations

@@ -6,10 +6,11 @@ a statement compiled once takes the same parameters on every execution.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import bindparam, delete, update
 
 from aimall_cart.carts import queries
 from aimall_cart.carts.queries import carts, items
+from aimall_cart.guarded_sql import insert_rows
 
 _LINE = items.c.id == bindparam("line_id")
 # What a line takes from the catalog when it starts or moves to another variant.
@@ -23,12 +24,13 @@ SNAPSHOT_COLUMNS = (
     "unit_price",
     "discount",
 )
-NEW_LINE = insert(items).values(
+NEW_LINE = insert_rows(
+    items,
     {
         **queries.new_values(items, "id", "cart_id", "quantity", *SNAPSHOT_COLUMNS),
         "created_at": queries.NOW,
         "updated_at": queries.NOW,
-    }
+    },
 )
 SET_QUANTITY = (
     update(items)
