@@ -30,8 +30,9 @@ from sqlalchemy.orm import DeclarativeBase
 
 from aimall_cart.driver_pool import DriverPool
 from aimall_cart.errors import Unavailable
-from aimall_cart.guarded_sql import GuardedSql, NeedsTransaction
+from aimall_cart.guarded_sql import GuardedSql, NeedsTransaction, OneStatement
 from aimall_cart.sql import AsyncpgSql, CoreSql, Sql
+from aimall_cart.sqlite_writer import SqliteWriter, pragmas
 
 T = TypeVar("T")
 # PostgreSQL serialization failure, deadlock, too many connections and a server that cannot
@@ -83,10 +84,8 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
         # Hand transaction control to SQLAlchemy so the "begin" hook below decides the mode.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        for pragma in pragmas(busy_timeout_ms=busy_timeout_ms):
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -135,6 +134,12 @@ class Database:
         self._writer = writer
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.driver_pool = None
+        self.sqlite_writer = None
+        database_file = self.engine.url.database
+        if self.is_sqlite and database_file and database_file != ":memory:":
+            self.sqlite_writer = SqliteWriter(
+                database_file, self.engine.dialect, busy_timeout_ms=sqlite_busy_timeout_ms
+            )
         if not self.is_sqlite:
             _, connect = self.engine.dialect.create_connect_args(self.engine.url)
             self.driver_pool = DriverPool(
@@ -174,33 +179,48 @@ class Database:
         return await retrying(attempt)
 
     async def change(self, work: Callable[[Sql], Awaitable[T]]) -> T:
-        """Run a cart change (``work``) and commit it. On PostgreSQL it goes first without a
-        transaction, as a read and one guarded statement (``guarded_sql``); when it cannot go
+        """Run a cart change (``work``) and commit it. It goes first with no transaction of its
+        own, as a read and then its writes behind a guard (``guarded_sql``); when it cannot go
         that way, or another change won the race for its cart, it runs again as ``write`` runs
-        it, in a transaction that claims the cart by lock. On SQLite it is ``write``."""
-        if self.driver_pool is None:
-            return await self.write(work)
+        it, in a transaction that claims the cart by lock."""
 
         async def attempt() -> T:
-            assert self.driver_pool is not None
-            async with self.driver_pool.connection() as driver:
-                sql = AsyncpgSql(driver, self.engine.dialect)
-                guarded = GuardedSql(sql)
-                try:
-                    result = await work(guarded)
-                    if await guarded.send():
-                        return result
-                except NeedsTransaction:
-                    pass
-                async with driver.transaction():
-                    return await work(sql)
+            if self.driver_pool is not None:
+                async with self.driver_pool.connection() as driver:
+                    sql = AsyncpgSql(driver, self.engine.dialect)
+                    done = await _guarded(work, GuardedSql(sql, OneStatement(sql)))
+                    if done is not None:
+                        return done[0]
+                    async with driver.transaction():
+                        return await work(sql)
+            if self.sqlite_writer is not None:
+                async with self._autocommit.connect() as connection:
+                    done = await _guarded(work, GuardedSql(CoreSql(connection), self.sqlite_writer))
+                if done is not None:
+                    return done[0]
+            async with self._writer.begin() as connection:
+                return await work(CoreSql(connection))
 
         return await retrying(attempt)
 
     async def dispose(self) -> None:
+        if self.sqlite_writer is not None:
+            await self.sqlite_writer.close()
         if self.driver_pool is not None:
             await self.driver_pool.close()
         await self.engine.dispose()
+
+
+async def _guarded(work: Callable[[Sql], Awaitable[T]], sql: GuardedSql) -> tuple[T] | None:
+    """What ``work`` answered when it went as a read and guarded writes; ``None`` when it must
+    run in a transaction instead (nothing was written)."""
+    try:
+        result = await work(sql)
+        if await sql.send():
+            return (result,)
+    except NeedsTransaction:
+        pass
+    return None
 
 
 def _database(request: Request) -> Database:

@@ -1,4 +1,4 @@
-"""A change on PostgreSQL without a transaction: a read, then one statement behind a guard.
+"""A cart change without a transaction of its own: a read, then its writes behind a guard.
 
 Optimistic concurrency, as carts with versions allow: the change reads the cart like any read
 (its own snapshot, no lock), decides in Python, and sends its writes as one statement whose
@@ -12,18 +12,22 @@ none does.
 What cannot go this way raises ``NeedsTransaction`` before it sends a write, and a change whose
 guard found its cart changed sends nothing else; ``Database.change`` then runs it again in a
 write transaction, where it claims the cart by lock.
+
+That is PostgreSQL's way (``OneStatement``). SQLite has no writable CTEs, and no round trips to
+save; there the guard and the writes go to ``sqlite_writer`` in one transaction, so the change's
+read is made before the write lock is taken rather than under it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Delete, Insert, Table, Update, exists, insert, select, table, union_all
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import ColumnElement
 
-from aimall_cart.sql import AsyncpgSql, Row, Write, merged
+from aimall_cart.sql import AsyncpgSql, Row, Sql, Write, merged
 
 # The guard's name in the statement; a write behind it checks that it took its row.
 _GUARD = "guard"
@@ -84,17 +88,38 @@ def together_behind(guard: Executable, writes: tuple[Executable, ...]) -> Execut
     return combined
 
 
-class GuardedSql:
-    """``Sql`` for one change that reads first and then writes behind a guard (see the module).
+class Sender(Protocol):
+    async def send(self, guard: Write, writes: Sequence[Write]) -> bool:
+        """Write ``writes`` if ``guard`` takes its row, all or nothing; ``False`` when it took
+        nothing."""
 
-    Reads run at once; a write statement (``is_dml``) before the guard, or any read after it,
-    raises ``NeedsTransaction``. Writes are held until ``send``.
-    """
 
-    dialect = "postgresql"
+class OneStatement:
+    """PostgreSQL's sender: the guard and the writes behind it as one statement."""
 
     def __init__(self, sql: AsyncpgSql) -> None:
         self._sql = sql
+
+    async def send(self, guard: Write, writes: Sequence[Write]) -> bool:
+        try:
+            params = merged((guard, *writes))
+        except ValueError as error:
+            raise NeedsTransaction(str(error)) from error
+        statement = together_behind(guard[0], tuple(write for write, _ in writes))
+        return bool(await self._sql.rows(statement, params))
+
+
+class GuardedSql:
+    """``Sql`` for one change that reads first and then writes behind a guard (see the module).
+
+    Reads run at once on ``reads``; a write statement (``is_dml``) before the guard, or any read
+    after it, raises ``NeedsTransaction``. Writes are held until ``send`` hands them to
+    ``sender``.
+    """
+
+    def __init__(self, reads: Sql, sender: Sender) -> None:
+        self._sql, self._sender = reads, sender
+        self.dialect = reads.dialect
         self._guard: Write | None = None
         self._writes: list[Write] = []
 
@@ -130,9 +155,4 @@ class GuardedSql:
         lost: nothing was written). A change that claimed nothing and wrote nothing is done."""
         if self._guard is None:
             return True
-        try:
-            params = merged((self._guard, *self._writes))
-        except ValueError as error:
-            raise NeedsTransaction(str(error)) from error
-        statement = together_behind(self._guard[0], tuple(write for write, _ in self._writes))
-        return bool(await self._sql.rows(statement, params))
+        return await self._sender.send(self._guard, self._writes)

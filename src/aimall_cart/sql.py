@@ -76,7 +76,7 @@ class CoreSql:
 
 
 @dataclass(frozen=True, slots=True)
-class _Compiled:
+class Compiled:
     text: str
     names: tuple[str, ...]  # parameter names in $1, $2, ... order
     defaults: Mapping[str, Any]  # literal values the statement carries
@@ -90,19 +90,22 @@ class _Compiled:
         return values
 
 
-_COMPILED: dict[int, tuple[Executable, _Compiled]] = {}
+_COMPILED: dict[tuple[int, str], tuple[Executable, Compiled]] = {}
 
 
-def _compiled(statement: Executable, dialect: Dialect) -> _Compiled:
-    """Compiled once per process: the hot path's statements are module constants."""
-    cached = _COMPILED.get(id(statement))
+def compile_once(statement: Executable, dialect: Dialect) -> Compiled:
+    """Compiled once per process and database: the hot path's statements are module constants.
+    Parameters are converted as the database's own types do (SQLite keeps times as text)."""
+    key = (id(statement), dialect.name)
+    cached = _COMPILED.get(key)
     if cached is not None and cached[0] is statement:
         return cached[1]
-    compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
-    names = tuple(compiled.positiontup or ())
-    processors = tuple(compiled.binds[name].type.bind_processor(dialect) for name in names)
-    result = _Compiled(compiled.string, names, compiled.params, processors)
-    _COMPILED[id(statement)] = (statement, result)
+    done = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+    names = tuple(done.positiontup or ())
+    types = (done.binds[name].type.dialect_impl(dialect) for name in names)
+    processors = tuple(kind.bind_processor(dialect) for kind in types)
+    result = Compiled(done.string, names, done.params, processors)
+    _COMPILED[key] = (statement, result)
     return result
 
 
@@ -119,7 +122,7 @@ class AsyncpgSql:
         self._dialect = sqlalchemy_dialect
 
     async def rows(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row]:
-        compiled = _compiled(statement, self._dialect)
+        compiled = compile_once(statement, self._dialect)
         with _as_sqlalchemy_errors(compiled.text):
             rows: Sequence[Row] = await self._connection.fetch(
                 compiled.text, *compiled.arguments(params)
@@ -127,12 +130,12 @@ class AsyncpgSql:
         return rows
 
     async def value(self, statement: Executable, params: Mapping[str, Any]) -> Any:
-        compiled = _compiled(statement, self._dialect)
+        compiled = compile_once(statement, self._dialect)
         with _as_sqlalchemy_errors(compiled.text):
             return await self._connection.fetchval(compiled.text, *compiled.arguments(params))
 
     async def run(self, statement: Executable, params: Mapping[str, Any]) -> None:
-        compiled = _compiled(statement, self._dialect)
+        compiled = compile_once(statement, self._dialect)
         with _as_sqlalchemy_errors(compiled.text):
             await self._connection.execute(compiled.text, *compiled.arguments(params))
 

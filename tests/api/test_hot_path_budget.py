@@ -1,10 +1,11 @@
 """The hot path's round-trip budget, counted as the database is sent it.
 
-A cart read is one statement outside any transaction. A change on SQLite, in process, is one
-transaction of at most four statements (claim, read back with the product it adds, the line it
-changes, its event). On PostgreSQL, where each is a round trip, it is two statements and no
-transaction: the read, then the guarded claim with the line's write and its event. BEGIN and
-COMMIT are counted as a transaction, not as statements.
+A cart read is one statement outside any transaction. A change reads the cart (with the product
+it adds) and then writes behind a guard that claims the cart at the version read. On SQLite, in
+process, that is four statements, the last three in one transaction (guard, the line it changes,
+its event). On PostgreSQL, where each is a round trip, it is two statements and no transaction:
+the read, then the guard with the line's write and its event. BEGIN and COMMIT are counted as a
+transaction, not as statements.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def traffic(app: FastAPI) -> Iterator[Traffic]:
     def on_statement(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         heard.hear(statement)
 
+    if database.sqlite_writer is not None:
+        database.sqlite_writer.listen(heard.hear)
     event.listen(database.engine.sync_engine, "before_cursor_execute", on_statement)
     yield heard
     event.remove(database.engine.sync_engine, "before_cursor_execute", on_statement)

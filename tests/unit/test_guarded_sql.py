@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.dialects import postgresql
 
 from aimall_cart.carts import claim_queries, journal, queries, writes
-from aimall_cart.guarded_sql import GuardedSql, NeedsTransaction, together_behind
+from aimall_cart.guarded_sql import GuardedSql, NeedsTransaction, OneStatement, together_behind
 from aimall_cart.sql import AsyncpgSql
 
 DIALECT = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
@@ -24,7 +24,8 @@ CART_ID = uuid.uuid4()
 
 def _guarded() -> GuardedSql:
     no_connection: Any = None
-    return GuardedSql(AsyncpgSql(no_connection, DIALECT))
+    sql = AsyncpgSql(no_connection, DIALECT)
+    return GuardedSql(sql, OneStatement(sql))
 
 
 def _guard(sql: GuardedSql) -> None:
