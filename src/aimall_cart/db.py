@@ -32,6 +32,7 @@ from aimall_cart.driver_pool import DriverPool
 from aimall_cart.errors import Unavailable
 from aimall_cart.guarded_sql import GuardedSql, NeedsTransaction, OneStatement
 from aimall_cart.sql import AsyncpgSql, CoreSql, Sql
+from aimall_cart.sqlite_reader import SqliteReader
 from aimall_cart.sqlite_writer import SqliteWriter, pragmas
 
 T = TypeVar("T")
@@ -39,6 +40,8 @@ T = TypeVar("T")
 # take connections yet; SQLite's lock timeouts.
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "53300", "57P03"})
 _TRANSIENT_SQLITE_MESSAGES = ("database is locked", "database table is locked")
+# Threads that read SQLite for the hot path; WAL lets them read beside the writer.
+SQLITE_READERS = 4
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -134,12 +137,14 @@ class Database:
         self._writer = writer
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.driver_pool = None
-        self.sqlite_writer = None
+        self.sqlite_reader, self.sqlite_writer = None, None
         database_file = self.engine.url.database
         if self.is_sqlite and database_file and database_file != ":memory:":
-            self.sqlite_writer = SqliteWriter(
-                database_file, self.engine.dialect, busy_timeout_ms=sqlite_busy_timeout_ms
+            busy = {"busy_timeout_ms": sqlite_busy_timeout_ms}
+            self.sqlite_reader = SqliteReader(
+                database_file, self.engine.dialect, threads=SQLITE_READERS, **busy
             )
+            self.sqlite_writer = SqliteWriter(database_file, self.engine.dialect, **busy)
         if not self.is_sqlite:
             _, connect = self.engine.dialect.create_connect_args(self.engine.url)
             self.driver_pool = DriverPool(
@@ -160,6 +165,8 @@ class Database:
             if self.driver_pool is not None:
                 async with self.driver_pool.connection() as driver:
                     return await work(AsyncpgSql(driver, self.engine.dialect))
+            if self.sqlite_reader is not None:
+                return await work(self.sqlite_reader)
             async with self._autocommit.connect() as connection:
                 return await work(CoreSql(connection))
 
@@ -193,9 +200,8 @@ class Database:
                         return done[0]
                     async with driver.transaction():
                         return await work(sql)
-            if self.sqlite_writer is not None:
-                async with self._autocommit.connect() as connection:
-                    done = await _guarded(work, GuardedSql(CoreSql(connection), self.sqlite_writer))
+            if self.sqlite_reader is not None and self.sqlite_writer is not None:
+                done = await _guarded(work, GuardedSql(self.sqlite_reader, self.sqlite_writer))
                 if done is not None:
                     return done[0]
             async with self._writer.begin() as connection:
@@ -204,8 +210,9 @@ class Database:
         return await retrying(attempt)
 
     async def dispose(self) -> None:
-        if self.sqlite_writer is not None:
-            await self.sqlite_writer.close()
+        for sqlite in (self.sqlite_reader, self.sqlite_writer):
+            if sqlite is not None:
+                await sqlite.close()
         if self.driver_pool is not None:
             await self.driver_pool.close()
         await self.engine.dispose()

@@ -6,8 +6,10 @@ it per connection: measured here, a cart read costs a third of the client CPU it
 SQLAlchemy's execution layer, and a write in a transaction sends two of these between BEGIN and
 COMMIT (writes that go together are one statement there: ``run_together``; ``guarded_sql`` sends
 a change with no transaction at all).
-On SQLite the statements run through SQLAlchemy Core, which is in-process there and does the type
-conversions SQLite lacks. Either way the hot path sees rows as mappings (``row["name"]``).
+On SQLite a change in a transaction runs through SQLAlchemy Core, which does the type conversions
+SQLite lacks; reads and guarded changes go straight to sqlite3 on threads of their own
+(``sqlite_reader``, ``sqlite_writer``), converted as those same types convert. Either way the hot
+path sees rows as mappings (``row["name"]``).
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ class SqliteWriter:
     ) -> sqlite3.Cursor:
         for listener in self._listeners:
             listener(text)
-        with _as_sqlalchemy_errors(text):
+        with as_sqlalchemy_errors(text):
             return connection.execute(text, arguments)
 
     def _connect(self) -> sqlite3.Connection:
@@ -105,7 +105,7 @@ class SqliteWriter:
 
 
 @contextmanager
-def _as_sqlalchemy_errors(text: str) -> Iterator[None]:
+def as_sqlalchemy_errors(text: str) -> Iterator[None]:
     """As SQLAlchemy raises them, so the retry rules and the error map treat them alike."""
     try:
         yield

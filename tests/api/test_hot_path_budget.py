@@ -80,8 +80,9 @@ def traffic(app: FastAPI) -> Iterator[Traffic]:
     def on_statement(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         heard.hear(statement)
 
-    if database.sqlite_writer is not None:
-        database.sqlite_writer.listen(heard.hear)
+    for sqlite in (database.sqlite_reader, database.sqlite_writer):
+        if sqlite is not None:
+            sqlite.listen(heard.hear)
     event.listen(database.engine.sync_engine, "before_cursor_execute", on_statement)
     yield heard
     event.remove(database.engine.sync_engine, "before_cursor_execute", on_statement)
