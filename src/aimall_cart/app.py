@@ -199,6 +199,7 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Fa
         max_overflow=settings.database_max_overflow,
         pool_timeout_seconds=settings.database_pool_timeout_seconds,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        sqlite_reader_threads=settings.sqlite_reader_threads,
     )
 
     @asynccontextmanager

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(default=0, ge=0)
     database_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    # Threads that read SQLite for the hot path; WAL lets them read beside the writer.
+    sqlite_reader_threads: int = Field(default=4, ge=1)
 
     test_clock: bool = False
     reservation_ttl_seconds: int = Field(default=900, ge=1)

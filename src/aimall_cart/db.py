@@ -40,8 +40,6 @@ T = TypeVar("T")
 # take connections yet; SQLite's lock timeouts.
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "53300", "57P03"})
 _TRANSIENT_SQLITE_MESSAGES = ("database is locked", "database table is locked")
-# Threads that read SQLite for the hot path; WAL lets them read beside the writer.
-SQLITE_READERS = 4
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -120,6 +118,7 @@ class Database:
         max_overflow: int = 0,
         pool_timeout_seconds: float = 10.0,
         sqlite_busy_timeout_ms: int = 10_000,
+        sqlite_reader_threads: int = 4,
     ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
@@ -138,11 +137,13 @@ class Database:
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.driver_pool = None
         self.sqlite_reader, self.sqlite_writer = None, None
-        database_file = self.engine.url.database
-        if self.is_sqlite and database_file and database_file != ":memory:":
+        database_file = self.engine.url.database or ":memory:"
+        # The threads open the file by its path alone: a URL with options keeps aiosqlite.
+        plain_file = database_file != ":memory:" and not self.engine.url.query
+        if self.is_sqlite and plain_file:
             busy = {"busy_timeout_ms": sqlite_busy_timeout_ms}
             self.sqlite_reader = SqliteReader(
-                database_file, self.engine.dialect, threads=SQLITE_READERS, **busy
+                database_file, self.engine.dialect, threads=sqlite_reader_threads, **busy
             )
             self.sqlite_writer = SqliteWriter(database_file, self.engine.dialect, **busy)
         if not self.is_sqlite:
@@ -191,23 +192,17 @@ class Database:
         that way, or another change won the race for its cart, it runs again as ``write`` runs
         it, in a transaction that claims the cart by lock."""
 
-        async def attempt() -> T:
+        async def attempt() -> tuple[T] | None:
             if self.driver_pool is not None:
                 async with self.driver_pool.connection() as driver:
                     sql = AsyncpgSql(driver, self.engine.dialect)
-                    done = await _guarded(work, GuardedSql(sql, OneStatement(sql)))
-                    if done is not None:
-                        return done[0]
-                    async with driver.transaction():
-                        return await work(sql)
+                    return await _guarded(work, GuardedSql(sql, OneStatement(sql)))
             if self.sqlite_reader is not None and self.sqlite_writer is not None:
-                done = await _guarded(work, GuardedSql(self.sqlite_reader, self.sqlite_writer))
-                if done is not None:
-                    return done[0]
-            async with self._writer.begin() as connection:
-                return await work(CoreSql(connection))
+                return await _guarded(work, GuardedSql(self.sqlite_reader, self.sqlite_writer))
+            return None
 
-        return await retrying(attempt)
+        done = await retrying(attempt)
+        return done[0] if done is not None else await self.write(work)
 
     async def dispose(self) -> None:
         for sqlite in (self.sqlite_reader, self.sqlite_writer):

@@ -119,6 +119,8 @@ async def _claim_as_read(
     state = _State(cart["version"], cart["status"], cart["locked_until"])
     access.refuse_change(state, expected_version, now=now)
     if state.status != "active":
+        # Lifting a lapsed lock does not always bump the version (access.check_changeable), so
+        # a read of a locked cart is never built on without the lock.
         raise NeedsTransaction("A lapsed checkout's lock is lifted under the cart's lock")
     sql.guard(
         claim_queries.GUARD, {"cart_id": cart["id"], "read_version": state.version, "now": now}
