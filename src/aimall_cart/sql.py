@@ -15,7 +15,7 @@ path sees rows as mappings (``row["name"]``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -178,10 +178,20 @@ def together(statements: tuple[Executable, ...]) -> Executable:
 
 
 @contextmanager
-def _as_sqlalchemy_errors(text: str) -> Iterator[None]:
+def as_sqlalchemy_errors(
+    text: str, *, integrity: type[Exception], other: type[Exception]
+) -> Iterator[None]:
+    """A driver's errors (``integrity`` violations, ``other`` errors) raised as SQLAlchemy's, so
+    the retry rules and the error map treat every way to the database alike."""
     try:
         yield
-    except asyncpg.IntegrityConstraintViolationError as error:
+    except integrity as error:
         raise IntegrityError(text, None, error) from error
-    except asyncpg.PostgresError as error:
+    except other as error:
         raise DBAPIError(text, None, error) from error
+
+
+def _as_sqlalchemy_errors(text: str) -> AbstractContextManager[None]:
+    return as_sqlalchemy_errors(
+        text, integrity=asyncpg.IntegrityConstraintViolationError, other=asyncpg.PostgresError
+    )

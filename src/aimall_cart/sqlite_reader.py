@@ -22,7 +22,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Executable
 
 from aimall_cart.sql import Row, Write, compile_once
-from aimall_cart.sqlite_writer import as_sqlalchemy_errors, pragmas
+from aimall_cart.sqlite_writer import driver_errors, pragmas
 
 _Processor = Callable[[Any], Any] | None
 
@@ -103,7 +103,7 @@ class SqliteReader:
             connection = self._connect()
         for listener in self._listeners:
             listener(text)
-        with as_sqlalchemy_errors(text):
+        with driver_errors(text):
             return connection.execute(text, arguments).fetchall()
 
     def _connect(self) -> sqlite3.Connection:

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from aimall_cart.sql import Write, compile_once
+from aimall_cart.sql import Write, as_sqlalchemy_errors, compile_once
 
 # A statement's text and its arguments, as the driver takes them.
 _Statement = tuple[str, Sequence[Any]]
@@ -83,7 +82,7 @@ class SqliteWriter:
     ) -> sqlite3.Cursor:
         for listener in self._listeners:
             listener(text)
-        with as_sqlalchemy_errors(text):
+        with driver_errors(text):
             return connection.execute(text, arguments)
 
     def _connect(self) -> sqlite3.Connection:
@@ -104,12 +103,6 @@ class SqliteWriter:
             self._connection = None
 
 
-@contextmanager
-def as_sqlalchemy_errors(text: str) -> Iterator[None]:
-    """As SQLAlchemy raises them, so the retry rules and the error map treat them alike."""
-    try:
-        yield
-    except sqlite3.IntegrityError as error:
-        raise IntegrityError(text, None, error) from error
-    except sqlite3.Error as error:
-        raise DBAPIError(text, None, error) from error
+def driver_errors(text: str) -> AbstractContextManager[None]:
+    """sqlite3's errors as SQLAlchemy's: "database is locked" stays one to retry."""
+    return as_sqlalchemy_errors(text, integrity=sqlite3.IntegrityError, other=sqlite3.Error)
