@@ -61,7 +61,8 @@ class SqliteReader:
 
     def __init__(self, path: str, dialect: Dialect, *, threads: int, busy_timeout_ms: int) -> None:
         self._path, self._dialect, self._busy_timeout_ms = path, dialect, busy_timeout_ms
-        self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sqlite-reader")
+        self._size = threads
+        self._threads: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._opening = threading.Lock()
@@ -74,6 +75,8 @@ class SqliteReader:
     async def rows(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row]:
         compiled = compile_once(statement, self._dialect)
         columns = _columns(statement, self._dialect)
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self._size, thread_name_prefix="sqlite-reader")
         loop = asyncio.get_running_loop()
         found = await loop.run_in_executor(
             self._threads, self._fetch, compiled.text, compiled.arguments(params)
@@ -117,8 +120,13 @@ class SqliteReader:
         return connection
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._threads.shutdown)
+        """Close the connections and their threads; the next read opens them again, as an
+        engine does after ``dispose``."""
+        threads, self._threads = self._threads, None
+        if threads is not None:
+            await asyncio.to_thread(threads.shutdown)
         with self._opening:
             for connection in self._opened:
                 connection.close()
             self._opened.clear()
+        self._local = threading.local()

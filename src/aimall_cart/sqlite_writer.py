@@ -41,7 +41,7 @@ class SqliteWriter:
 
     def __init__(self, path: str, dialect: Dialect, *, busy_timeout_ms: int) -> None:
         self._path, self._dialect, self._busy_timeout_ms = path, dialect, busy_timeout_ms
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._thread: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
         self._listeners: list[Callable[[str], None]] = []
 
@@ -57,6 +57,8 @@ class SqliteWriter:
         for statement, params in (guard, *writes):
             compiled = compile_once(statement, self._dialect)
             statements.append((compiled.text, compiled.arguments(params)))
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, self._write, statements)
 
@@ -94,8 +96,12 @@ class SqliteWriter:
         return connection
 
     async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._close)
-        self._thread.shutdown(wait=False)
+        """Close the connection and its thread; the next change opens them again, as an engine
+        does after ``dispose``."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            await asyncio.get_running_loop().run_in_executor(thread, self._close)
+            thread.shutdown(wait=False)
 
     def _close(self) -> None:
         if self._connection is not None:
