@@ -44,6 +44,7 @@ from aimall_cart.middleware import (
     BodyLimit,
     HeaderLimit,
     Headers,
+    InFlightLimit,
     RequestId,
     SecurityHeaders,
     ServerErrors,
@@ -256,8 +257,9 @@ def _add_middleware(
     app: FastAPI, settings: Settings, database: Database, verifier: TokenVerifier, clock: Clock
 ) -> None:
     """Outermost last: a request is counted and timed, meets its id, the security headers and the
-    catch-all for errors, then the header limit, the rate limits, the body limit, then
-    idempotency. Cart operations are the requests to the routes tagged ``cart``."""
+    catch-all for errors, waits its turn among the requests in flight, then meets the header
+    limit, the rate limits, the body limit, then idempotency. Cart operations are the requests to
+    the routes tagged ``cart``."""
     app.add_middleware(
         IdempotencyKeys,
         settings=settings,
@@ -272,6 +274,12 @@ def _add_middleware(
             RateLimits, settings=settings, verifier=verifier, send_problem=_send_problem
         )
     app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes, send_problem=_send_problem)
+    app.add_middleware(
+        InFlightLimit,
+        limit=settings.max_requests_in_flight,
+        timeout_seconds=settings.request_queue_timeout_seconds,
+        send_problem=_send_problem,
+    )
     app.add_middleware(ServerErrors, send_problem=_send_problem)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestId)

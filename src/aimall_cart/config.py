@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     # Threads that read SQLite for the hot path; WAL lets them read beside the writer.
     sqlite_reader_threads: int = Field(default=4, ge=1)
+    # Per process: requests worked on at once. Later ones wait their turn, first come first
+    # served, and are answered 503 after the timeout (middleware.InFlightLimit).
+    max_requests_in_flight: int = Field(default=32, ge=1)
+    request_queue_timeout_seconds: float = Field(default=10.0, gt=0)
 
     test_clock: bool = False
     reservation_ttl_seconds: int = Field(default=900, ge=1)

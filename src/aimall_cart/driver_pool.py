@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +13,8 @@ import orjson
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from aimall_cart.turns import Turns
 
 
 class DriverPool:
@@ -91,48 +92,3 @@ _ASYNCPG_CONNECT_OPTIONS = frozenset(inspect.signature(asyncpg.connect).paramete
 
 async def _keep_session(_connection: asyncpg.Connection) -> None:
     return None
-
-
-class Turns:
-    """At most ``size`` holders at once; the others are served strictly in the order they came.
-
-    asyncio's ``Queue``, which asyncpg's pool waits on, wakes the first waiter when a connection
-    comes back but lets any task that asks before that waiter runs take the connection, and the
-    waiter then queues again at the back. Under load a few requests so lose their turn over and
-    over and wait many times the median (the cart benchmark at 1,000 connections: p50 0.1 s, p99
-    over 4 s). Here a freed turn is handed to the oldest waiter directly, so nobody overtakes.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._free = size
-        self._waiting: deque[asyncio.Future[None]] = deque()
-
-    @asynccontextmanager
-    async def turn(self, *, timeout_seconds: float) -> AsyncIterator[None]:
-        """Hold a turn for the block; ``TimeoutError`` when none comes in time."""
-        if self._free and not self._waiting:
-            self._free -= 1
-        else:
-            ticket = asyncio.get_running_loop().create_future()
-            self._waiting.append(ticket)
-            try:
-                async with asyncio.timeout(timeout_seconds):
-                    await ticket
-            except BaseException:
-                # Handed a turn just as the wait ended: pass it on rather than lose it. A
-                # cancelled ticket stays queued; ``_pass_on`` skips it.
-                if ticket.done() and not ticket.cancelled():
-                    self._pass_on()
-                raise
-        try:
-            yield
-        finally:
-            self._pass_on()
-
-    def _pass_on(self) -> None:
-        while self._waiting:
-            ticket = self._waiting.popleft()
-            if not ticket.done():
-                ticket.set_result(None)
-                return
-        self._free += 1

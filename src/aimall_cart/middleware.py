@@ -1,4 +1,5 @@
-"""ASGI middleware: request ids, size limits, security headers, and the last word on errors."""
+"""ASGI middleware: request ids, size limits, security headers, the last word on errors, and
+how many requests are worked on at once."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from collections.abc import Awaitable, Sequence
 from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from aimall_cart.errors import Unavailable
+from aimall_cart.turns import Turns
 
 log = logging.getLogger("aimall_cart")
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -200,3 +204,42 @@ class ServerErrors:
             if started:  # too late to answer; the server closes the connection
                 raise
             await self.send_problem(send, 500, "internal", "Something went wrong on our side")
+
+
+# Probes and the scrape answer whatever the queue holds: a busy process is not a dead one.
+_NEVER_QUEUED = frozenset({"/healthz", "/readyz", "/metrics"})
+_RETRY_SOON = ((b"retry-after", b"1"),)
+
+
+class InFlightLimit:
+    """Work on at most ``limit`` requests at once; later ones wait, strictly in the order they
+    came, and are answered 503 ``busy`` (``Retry-After``) when ``timeout_seconds`` pass first.
+
+    Without it, every request a process has read is worked on at once, each step of each one
+    queued behind the steps of all the others: under overload a request's time then grows with
+    how many steps it takes (a cart change has more than a read). In turns, every request waits
+    about the same.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, limit: int, timeout_seconds: float, send_problem: ProblemSender
+    ) -> None:
+        self.app = app
+        self.turns = Turns(limit)
+        self.timeout_seconds = timeout_seconds
+        self.send_problem = send_problem
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in _NEVER_QUEUED:
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.turns.take(timeout_seconds=self.timeout_seconds)
+        except TimeoutError:
+            detail = "The service is busy; retry"
+            await self.send_problem(send, 503, Unavailable.code, detail, headers=_RETRY_SOON)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.turns.give_back()

@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import pytest
 
-from aimall_cart.driver_pool import Turns
+from aimall_cart.turns import Turns
 
 
 class Served:
