@@ -216,9 +216,9 @@ class InFlightLimit:
     came, and are answered 503 ``busy`` (``Retry-After``) when ``timeout_seconds`` pass first.
 
     Without it, every request a process has read is worked on at once, each step of each one
-    queued behind the steps of all the others: under overload a request's time then grows with
-    how many steps it takes (a cart change has more than a read). In turns, every request waits
-    about the same.
+    queued behind the steps of all the others: under overload a request's time then depends on
+    how many steps it takes and on how many requests arrive while it is under way, and the
+    slowest wait several times the median. In turns, every request waits about the same.
     """
 
     def __init__(
