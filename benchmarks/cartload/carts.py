@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,9 @@ class GuestCart:
     item_ids: tuple[str, ...]
 
 
-def _client(url: str, concurrency: int) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+def _client(url: str) -> httpx.AsyncClient:
+    """A client on one keep-alive connection."""
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     return httpx.AsyncClient(base_url=url, limits=limits, timeout=60, trust_env=False)
 
 
@@ -50,7 +52,7 @@ async def addable_pairs(url: str, *, pool: int, rng: random.Random) -> list[Pair
     Carts only ever hold these, so a cart stays at most ``pool`` lines long however long the run:
     later runs read and write carts of the same size as earlier ones.
     """
-    async with _client(url, 1) as client:
+    async with _client(url) as client:
         products = await _catalog(client)
     offers = [
         (-int(variant["available"]), str(product["id"]), str(variant["variant_id"]))
@@ -66,13 +68,26 @@ async def addable_pairs(url: str, *, pool: int, rng: random.Random) -> list[Pair
 
 
 async def _post_item(client: httpx.AsyncClient, pair: Pair, token: str | None) -> httpx.Response:
-    """One add; a busy (503) or rate-limited (429) answer is tried again, a few times."""
-    headers = {"X-Cart-Token": token} if token else {}
+    """One add; a busy (503) or rate-limited (429) answer, or a connection lost on the way, is
+    tried again, a few times.
+
+    The retry carries the first attempt's ``Idempotency-Key``, so an add the server did make is
+    replayed rather than made twice (a first add has no caller to replay to: its retry makes a
+    second guest cart, which no one uses).
+    """
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    if token:
+        headers["X-Cart-Token"] = token
     body = {"product_id": pair[0], "variant_id": pair[1], "quantity": 1}
     for attempt in range(5):
-        answer = await client.post("/v1/cart/items", json=body, headers=headers)
-        if answer.status_code not in _RETRIED_STATUSES:
-            break
+        try:
+            answer = await client.post("/v1/cart/items", json=body, headers=headers)
+        except httpx.TransportError:
+            if attempt == 4:
+                raise
+        else:
+            if answer.status_code not in _RETRIED_STATUSES:
+                break
         await asyncio.sleep(0.2 * (attempt + 1))
     if answer.status_code not in (200, 201):
         raise RuntimeError(f"POST /v1/cart/items: {answer.status_code} {answer.text[:300]}")
@@ -105,15 +120,18 @@ async def make_carts(
     plans = [rng.sample(list(pairs), 1 + (rng.random() < 0.5)) for _ in range(count)]
     remaining: Iterator[list[Pair]] = iter(plans)
 
-    async def maker(client: httpx.AsyncClient) -> list[GuestCart]:
+    async def maker() -> list[GuestCart]:
+        # A client of one connection each: httpx's shared pool looks over all its connections
+        # for every request, which made the client the bottleneck, and left some connections
+        # idle long enough for the server to close them under a request on its way.
         made = []
-        for lines in remaining:  # one shared iterator: every plan is taken exactly once
-            made.append(await _one_cart(client, lines))
-            advance()
+        async with _client(url) as client:
+            for lines in remaining:  # one shared iterator: every plan is taken exactly once
+                made.append(await _one_cart(client, lines))
+                advance()
         return made
 
-    async with _client(url, concurrency) as client:
-        batches = await asyncio.gather(*(maker(client) for _ in range(concurrency)))
+    batches = await asyncio.gather(*(maker() for _ in range(concurrency)))
     return [cart for batch in batches for cart in batch]
 
 
