@@ -109,6 +109,7 @@ def _run_servers(
     import uvicorn
 
     from aimall_cart import serving
+    from aimall_cart.http_protocol import HttpProtocol
 
     certfile, keyfile = tls
     config = uvicorn.Config(
@@ -118,7 +119,7 @@ def _run_servers(
         port=port or settings.port,
         log_level=settings.log_level,
         loop="uvloop",
-        http="httptools",
+        http=HttpProtocol,
         proxy_headers=False,
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
