@@ -154,7 +154,8 @@ def issue_token(
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
 
 
-async def _principal(request: Request) -> Principal:
+async def request_principal(request: Request) -> Principal:
+    """Who sends the request: a member by bearer token, a guest by cart token, both, or neither."""
     settings: Settings = request.app.state.settings
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = Principal()
@@ -169,4 +170,4 @@ async def _principal(request: Request) -> Principal:
     return principal
 
 
-CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(request_principal)]

@@ -55,9 +55,10 @@ class Clock:
         return await self.now()
 
 
-async def _now(request: Request) -> datetime:
+async def request_now(request: Request) -> datetime:
+    """The service's time for the request (the clock's offset applied)."""
     clock: Clock = request.app.state.clock
     return await clock.now()
 
 
-Now = Annotated[datetime, Depends(_now)]
+Now = Annotated[datetime, Depends(request_now)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -107,6 +108,17 @@ async def test_an_invalid_bearer_token_is_unauthenticated(
     tampered = {"Authorization": header[:-4] + ("AAAA" if header[-4:] != "AAAA" else "BBBB")}
     body = {"product_id": "shirt"} if path.endswith("items") else None
     response = await client.request(method, path, json=body, headers=tampered)
+    problem_of(response, 401, "unauthenticated")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", "/v1/cart/items"), ("PATCH", f"/v1/cart/items/{uuid.uuid4()}")]
+)
+async def test_bad_credentials_are_refused_before_a_bad_body_is_judged(
+    client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    headers = {"Authorization": "Basic dXNlcjpwYXNz"}
+    response = await client.request(method, path, json={"quantity": "many"}, headers=headers)
     problem_of(response, 401, "unauthenticated")
 
 

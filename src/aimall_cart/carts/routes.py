@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from aimall_cart.auth import CurrentPrincipal
+from aimall_cart.caller import CallerRoute, caller_of
 from aimall_cart.carts import access, merge_plan, present, promotions
 from aimall_cart.carts import merge as merging
 from aimall_cart.carts import service as carts
@@ -22,12 +22,11 @@ from aimall_cart.carts.schemas import (
     MergeRequest,
     UpdateItem,
 )
-from aimall_cart.clock import Now
 from aimall_cart.config import Settings
 from aimall_cart.crypto import keyed_hash, new_guest_token
 from aimall_cart.db import Database, WriteSession, commit
 
-router = APIRouter(prefix="/v1/cart", tags=["cart"])
+router = APIRouter(prefix="/v1/cart", tags=["cart"], route_class=CallerRoute)
 
 
 def _policy(request: Request) -> access.CartPolicy:
@@ -75,18 +74,22 @@ def _database(request: Request) -> Database:
     status_code=201,
     responses={200: {"model": CartOut, "description": "The caller's cart, which already existed"}},
 )
-async def create_cart(request: Request, principal: CurrentPrincipal, now: Now) -> Response:
+async def create_cart(request: Request) -> Response:
+    caller = caller_of(request)
     guest, policy = _guest(request), _policy(request)
     view = await _database(request).change(
-        lambda sql: carts.open_cart(sql, principal=principal, guest=guest, policy=policy, now=now)
+        lambda sql: carts.open_cart(
+            sql, principal=caller.principal, guest=guest, policy=policy, now=caller.now
+        )
     )
     return _cart_response(view, created_status=201)
 
 
 @router.get("", response_model=CartOut)
-async def read_cart(request: Request, principal: CurrentPrincipal, now: Now) -> Response:
+async def read_cart(request: Request) -> Response:
+    caller = caller_of(request)
     view = await _database(request).read(
-        lambda sql: carts.get_cart(sql, principal=principal, now=now)
+        lambda sql: carts.get_cart(sql, principal=caller.principal, now=caller.now)
     )
     return _cart_response(view)
 
@@ -100,20 +103,19 @@ async def read_cart(request: Request, principal: CurrentPrincipal, now: Now) -> 
 async def add_item(
     request: Request,
     body: AddItem,
-    principal: CurrentPrincipal,
-    now: Now,
     if_match: IfMatch = None,
 ) -> Response:
+    caller = caller_of(request)
     expected, guest, policy = expected_version(if_match), _guest(request), _policy(request)
     view = await _database(request).change(
         lambda sql: carts.add_item(
             sql,
-            principal=principal,
+            principal=caller.principal,
             data=body,
             expected_version=expected,
             guest=guest,
             policy=policy,
-            now=now,
+            now=caller.now,
         )
     )
     return _cart_response(view, created_status=201)
@@ -124,19 +126,18 @@ async def update_item(
     request: Request,
     item_id: uuid.UUID,
     body: UpdateItem,
-    principal: CurrentPrincipal,
-    now: Now,
     if_match: IfMatch = None,
 ) -> Response:
+    caller = caller_of(request)
     expected = expected_version(if_match)
     view = await _database(request).change(
         lambda sql: carts.update_item(
             sql,
-            principal=principal,
+            principal=caller.principal,
             item_id=item_id,
             data=body,
             expected_version=expected,
-            now=now,
+            now=caller.now,
         )
     )
     return _cart_response(view)
@@ -146,48 +147,52 @@ async def update_item(
 async def remove_item(
     request: Request,
     item_id: uuid.UUID,
-    principal: CurrentPrincipal,
-    now: Now,
     if_match: IfMatch = None,
 ) -> Response:
+    caller = caller_of(request)
     expected = expected_version(if_match)
     view = await _database(request).change(
         lambda sql: carts.remove_item(
-            sql, principal=principal, item_id=item_id, expected_version=expected, now=now
+            sql,
+            principal=caller.principal,
+            item_id=item_id,
+            expected_version=expected,
+            now=caller.now,
         )
     )
     return _cart_response(view)
 
 
 @router.delete("/items", response_model=CartOut)
-async def clear_items(
-    request: Request, principal: CurrentPrincipal, now: Now, if_match: IfMatch = None
-) -> Response:
+async def clear_items(request: Request, if_match: IfMatch = None) -> Response:
+    caller = caller_of(request)
     expected = expected_version(if_match)
     view = await _database(request).change(
-        lambda sql: carts.clear(sql, principal=principal, expected_version=expected, now=now)
+        lambda sql: carts.clear(
+            sql, principal=caller.principal, expected_version=expected, now=caller.now
+        )
     )
     return _cart_response(view)
 
 
 @router.post("/discount", response_model=CartOut)
 async def apply_discount(
+    request: Request,
     body: ApplyDiscount,
     response: Response,
     session: WriteSession,
-    principal: CurrentPrincipal,
-    now: Now,
     if_match: IfMatch = None,
 ) -> CartOut:
     """Apply a promotion code issued to the signed-in member, replacing any applied before."""
+    caller = caller_of(request)
     outcome = await commit(
         session,
         lambda: promotions.apply(
             session,
-            principal=principal,
+            principal=caller.principal,
             code=body.code,
             expected_version=expected_version(if_match),
-            now=now,
+            now=caller.now,
         ),
     )
     if isinstance(outcome, promotions.InvalidDiscountCode):
@@ -197,16 +202,19 @@ async def apply_discount(
 
 @router.delete("/discount", response_model=CartOut)
 async def remove_discount(
+    request: Request,
     response: Response,
     session: WriteSession,
-    principal: CurrentPrincipal,
-    now: Now,
     if_match: IfMatch = None,
 ) -> CartOut:
+    caller = caller_of(request)
     view = await commit(
         session,
         lambda: promotions.remove(
-            session, principal=principal, expected_version=expected_version(if_match), now=now
+            session,
+            principal=caller.principal,
+            expected_version=expected_version(if_match),
+            now=caller.now,
         ),
     )
     return _respond(response, view)
@@ -243,24 +251,23 @@ async def merge_guest_cart(
     request: Request,
     response: Response,
     session: WriteSession,
-    principal: CurrentPrincipal,
-    now: Now,
     body: MergeRequest | None = None,
     preview: Annotated[bool, Query()] = False,
     if_match: IfMatch = None,
 ) -> MergeOut:
     """Merge the guest cart named by X-Cart-Token into the signed-in member's cart."""
+    caller = caller_of(request)
 
     async def work() -> merging.MergeResult:
         return await merging.merge(
             session,
-            principal=principal,
+            principal=caller.principal,
             strategy=(body or MergeRequest()).strategy,
             preview=preview,
             expected_version=expected_version(if_match),
             guest=_guest(request),
             policy=_policy(request),
-            now=now,
+            now=caller.now,
         )
 
     if not preview:
