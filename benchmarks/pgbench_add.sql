@@ -11,7 +11,9 @@ BEGIN;
 UPDATE carts
    SET status = 'active', version = version + 1,
        locked_until = CASE WHEN status = 'locked' THEN NULL ELSE locked_until END,
-       updated_at = now(), last_activity_at = now()
+       updated_at = now(), last_activity_at = now(),
+       activity_mark = CASE WHEN activity_mark > now() - interval '60 seconds'
+                             AND activity_mark <= now() THEN activity_mark ELSE now() END
  WHERE id = (SELECT cart_id FROM bench_carts WHERE n = :c)
    AND status IN ('active', 'locked') AND (status = 'active' OR locked_until <= now())
 RETURNING id AS cart_id \gset

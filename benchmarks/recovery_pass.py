@@ -84,6 +84,7 @@ async def _carts(
                     "created_at": idle,
                     "updated_at": idle,
                     "last_activity_at": idle,
+                    "activity_mark": idle,
                     "discount_attempts": 0,
                 }
             )

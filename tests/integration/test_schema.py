@@ -48,6 +48,7 @@ def _cart(user_id: str, status: str = "active") -> Cart:
         created_at=now,
         updated_at=now,
         last_activity_at=now,
+        activity_mark=now,
     )
 
 

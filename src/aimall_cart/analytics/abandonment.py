@@ -17,6 +17,7 @@ from typing import cast
 from sqlalchemy import ColumnElement, Table, case, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aimall_cart.carts import activity
 from aimall_cart.carts.models import Cart, CartEvent, CartItem
 from aimall_cart.catalog.models import Product, Variant
 from aimall_cart.inventory.models import Inventory
@@ -42,11 +43,11 @@ async def _idle_carts(
         select(Cart.id)
         .where(
             Cart.status == "active",
-            Cart.last_activity_at <= idle_since,
+            *activity.idle_since(idle_since),
             or_(Cart.abandoned_at.is_(None), Cart.abandoned_at < Cart.last_activity_at),
             exists().where(CartItem.cart_id == Cart.id),
         )
-        .order_by(Cart.last_activity_at)
+        .order_by(Cart.activity_mark)  # the index's order: a batch is read, not sorted
         .limit(batch)
     )
     if session.get_bind().dialect.name == "postgresql":

@@ -113,6 +113,7 @@ async def create(
         created_at=now,
         updated_at=now,
         last_activity_at=now,
+        activity_mark=now,
         analytics_key=new_analytics_key(),
         items=[],
     )
@@ -180,7 +181,7 @@ def touch(cart: Cart, now: datetime, *, by_shopper: bool = True) -> None:
     cart.version += 1
     cart.updated_at = now
     if by_shopper:
-        cart.last_activity_at = now
+        cart.last_activity_at = cart.activity_mark = now
 
 
 async def view(session: AsyncSession, cart: Cart, *, now: datetime) -> CartView:

@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from aimall_cart.carts import queries
+from aimall_cart.carts.activity import MovedMark
 from aimall_cart.carts.queries import NOW, OPEN_CART, carts
 
 # A claim is known by whose cart it takes (a member's, else a guest's) and whether it checks a
@@ -50,6 +51,7 @@ def _claim(*, by_user: bool, expected_version: bool) -> Update:
         version=carts.c.version + 1,
         updated_at=NOW,
         last_activity_at=NOW,
+        activity_mark=MovedMark(),
         status="active",
         locked_until=case((carts.c.status == "locked", None), else_=carts.c.locked_until),
     )
@@ -76,7 +78,12 @@ GUARD = (
         carts.c.version == bindparam("read_version"),
         carts.c.status == "active",
     )
-    .values(version=carts.c.version + 1, updated_at=NOW, last_activity_at=NOW)
+    .values(
+        version=carts.c.version + 1,
+        updated_at=NOW,
+        last_activity_at=NOW,
+        activity_mark=MovedMark(),
+    )
     .returning(carts.c.id)
 )
 

@@ -73,7 +73,10 @@ class Cart(Base):
     discount_attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
-    last_activity_at: Mapped[datetime] = mapped_column(index=True)
+    last_activity_at: Mapped[datetime]
+    # ``last_activity_at`` as it stood when it last moved a minute or more: indexed in its place,
+    # so that most changes of a cart leave its indexes alone (carts/activity.py).
+    activity_mark: Mapped[datetime] = mapped_column(index=True)
     # The cart's pseudonym in the event log: random, so nothing outside this row links the log
     # to the cart, and erasing the cart leaves the log naming no one.
     analytics_key: Mapped[str] = mapped_column(String(32), default=new_analytics_key)

@@ -107,7 +107,7 @@ async def apply(
     usable = await _usable(session, normalise(code), user_id=principal.user_id, now=now)
     if usable is None:
         cart.discount_attempts += 1
-        cart.last_activity_at = now
+        cart.last_activity_at = cart.activity_mark = now
         await session.flush()
         return InvalidDiscountCode("This discount code is not valid")
     cart.discount_code_id = usable.id

@@ -163,6 +163,7 @@ _NEW_CART_VALUES = {
     "created_at": NOW,
     "updated_at": NOW,
     "last_activity_at": NOW,
+    "activity_mark": NOW,
 }
 NEW_CART = {
     "postgresql": postgresql.insert(carts)

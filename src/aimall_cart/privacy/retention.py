@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aimall_cart.carts import activity
 from aimall_cart.carts.models import Cart
 from aimall_cart.checkout.models import CartArchive, Order
 from aimall_cart.privacy.erasure import delete_carts
@@ -25,10 +26,10 @@ async def purge_guest_carts(session: AsyncSession, *, idle_before: datetime, lim
             select(Cart.id)
             .where(
                 Cart.user_id.is_(None),
-                Cart.last_activity_at < idle_before,
+                *activity.idle_before(idle_before),
                 ~exists().where(Order.cart_id == Cart.id),
             )
-            .order_by(Cart.last_activity_at, Cart.id)
+            .order_by(Cart.activity_mark, Cart.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aimall_cart.carts import activity
 from aimall_cart.carts.models import Cart, CartItem
 from aimall_cart.config import Settings
 from aimall_cart.db import Base, Database
@@ -81,7 +82,7 @@ def _idle(idle_since: datetime) -> list[ColumnElement[bool]]:
     return [
         Cart.status == "active",
         Cart.user_id.is_not(None),
-        Cart.last_activity_at <= idle_since,
+        *activity.idle_since(idle_since),
         exists().where(CartItem.cart_id == Cart.id),
     ]
 
