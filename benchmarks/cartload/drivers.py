@@ -181,13 +181,15 @@ def pgbench(
     carts: int,
     pairs: int,
     threads: int,
+    script: Path = PGBENCH_SCRIPT,
     tick: Callable[[float], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """One pgbench run of pgbench_add.sql; prepared statements, as the service's driver uses."""
+    """One pgbench run of ``script`` (pgbench_add.sql); prepared statements, as the service's
+    driver uses."""
     url = urlsplit(dsn)
     argv = [tool("pgbench"), "-n", "-M", "prepared", "-c", str(clients)]
     argv += ["-j", str(min(threads, clients)), "-T", str(round(seconds))]
-    argv += ["-D", f"carts={carts}", "-D", f"pairs={pairs}", "-f", str(PGBENCH_SCRIPT)]
+    argv += ["-D", f"carts={carts}", "-D", f"pairs={pairs}", "-f", str(script)]
     argv += ["-h", url.hostname or "127.0.0.1", "-p", str(url.port or 5432)]
     argv += ["-U", unquote(url.username or "postgres"), url.path.lstrip("/")]
     env = dict(os.environ)

@@ -131,6 +131,10 @@ def drive_pgbench(dsn: str, options: Options, plan: Plan) -> list[dict[str, Any]
     cart_count, pair_count = drivers.make_helper_tables(dsn)
     most = options.pgbench_max_clients
     caps = {n: drivers.pgbench_client_cap(dsn, min(n, most)) for n in plan.pgbench_clients}
+    # The measured checkout's own transaction: it follows that code's schema.
+    script = drivers.PGBENCH_SCRIPT
+    if options.target is None:
+        script = options.project_dir / "benchmarks" / script.name
     results = []
     try:
         with _progress() as progress:
@@ -146,6 +150,7 @@ def drive_pgbench(dsn: str, options: Options, plan: Plan) -> list[dict[str, Any]
                         carts=cart_count,
                         pairs=pair_count,
                         threads=options.threads,
+                        script=script,
                         tick=steps.tick,
                     )
                     steps.finish()
