@@ -4,8 +4,9 @@ uvicorn writes a response's head as soon as the application starts it and the bo
 each with a ``send`` system call of its own, and the client wakes for each. Every answer of the
 cart API is whole before it is sent, so head and body go out one right after the other, in the
 same turn of the event loop. Writes made in one turn are held and sent together at the end of it,
-as one system call and, on loopback or a LAN, one segment. Measured (benchmarks/README.md):
-system calls are most of what a cart request costs the server.
+as one system call and, on loopback or a LAN, one segment. In profiles of the cart benchmark
+(benchmarks/README.md) the system calls of the database driver and of the response were the
+largest single cost of a cart request.
 """
 
 from __future__ import annotations
