@@ -181,7 +181,7 @@ def pgbench(
     carts: int,
     pairs: int,
     threads: int,
-    script: Path = PGBENCH_SCRIPT,
+    script: Path,
     tick: Callable[[float], None] = lambda _: None,
 ) -> dict[str, Any]:
     """One pgbench run of ``script`` (pgbench_add.sql); prepared statements, as the service's
